@@ -1,0 +1,238 @@
+public import Foundation
+
+/// Tenants, API keys and the audit trail of both. Every mutation and its audit event are written
+/// in one transaction.
+public struct IdentityService: Sendable {
+    let store: any Store
+    let clock: any WallClock
+    let random: any RandomSource
+
+    public init(store: any Store, clock: any WallClock = SystemClock(), random: any RandomSource = SystemRandomSource()) {
+        self.store = store
+        self.clock = clock
+        self.random = random
+    }
+
+    /// The current time at the precision the database stores, so what is returned equals what is read back.
+    func now() -> Date {
+        Timestamp.truncated(clock.now())
+    }
+
+    // MARK: Authentication
+
+    /// Resolves a bearer secret to its principal; unknown and revoked keys are both `unauthenticated`
+    /// so a caller cannot probe which keys once existed.
+    public func authenticate(secret: String) async throws -> Principal {
+        guard secret.utf8.count <= 512 else { throw WardenError(.unauthenticated, "invalid API key") }
+        let hash = APIKeySecret.hash(secret)
+        let key = try await store.read { try await $0.apiKeys.find(hash: hash) }
+        guard let key, !key.isRevoked else { throw WardenError(.unauthenticated, "invalid API key") }
+        return Principal(key: key)
+    }
+
+    // MARK: Bootstrap
+
+    public enum BootstrapOutcome: Sendable, Equatable {
+        /// Keys already existed and no token was supplied: nothing to do.
+        case alreadyBootstrapped
+        /// The supplied `WARDEN_ADMIN_TOKEN` was installed as a global admin key (or already was).
+        case suppliedTokenInstalled(keyID: UUID, created: Bool)
+        /// No key existed and no token was supplied: this secret was generated; show it once.
+        case generated(keyID: UUID, secret: String)
+    }
+
+    /// Makes sure a global admin can log in on first start.
+    public func bootstrap(adminToken: String?) async throws -> BootstrapOutcome {
+        let now = now()
+        if let adminToken {
+            guard adminToken.utf8.count >= APIKeySecret.minimumSuppliedLength, adminToken.utf8.count <= 512 else {
+                throw WardenError(
+                    .invalidField,
+                    "WARDEN_ADMIN_TOKEN must be \(APIKeySecret.minimumSuppliedLength) to 512 characters long"
+                )
+            }
+            let hash = APIKeySecret.hash(adminToken)
+            let newID = UUID()
+            return try await store.write { repos in
+                if let existing = try await repos.apiKeys.find(hash: hash) {
+                    guard existing.isGlobal, existing.role == .admin, !existing.isRevoked else {
+                        throw WardenError(.conflict("admin_token_unusable"), "WARDEN_ADMIN_TOKEN matches a revoked or non-admin key")
+                    }
+                    return .suppliedTokenInstalled(keyID: existing.id, created: false)
+                }
+                let key = APIKey(
+                    id: newID, name: "bootstrap-admin", role: .admin, tenantID: nil,
+                    prefix: APIKeySecret.prefix(of: adminToken), keyHash: hash, createdAt: now, createdBy: "system"
+                )
+                try await repos.apiKeys.insert(key)
+                try await repos.audit.append(
+                    AuditEvent(
+                        id: UUID(), tenantID: nil, actor: "system", action: "api_key.created",
+                        target: "api_key:\(newID.uuidString.lowercased())", reason: "bootstrap from WARDEN_ADMIN_TOKEN",
+                        details: ["role": "admin", "scope": "global"], createdAt: now
+                    )
+                )
+                return .suppliedTokenInstalled(keyID: newID, created: true)
+            }
+        }
+        let secret = APIKeySecret.generate(using: random)
+        let newID = UUID()
+        return try await store.write { repos in
+            guard try await repos.apiKeys.countAll() == 0 else { return .alreadyBootstrapped }
+            let key = APIKey(
+                id: newID, name: "bootstrap-admin", role: .admin, tenantID: nil,
+                prefix: APIKeySecret.prefix(of: secret), keyHash: APIKeySecret.hash(secret), createdAt: now, createdBy: "system"
+            )
+            try await repos.apiKeys.insert(key)
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: nil, actor: "system", action: "api_key.created",
+                    target: "api_key:\(newID.uuidString.lowercased())", reason: "first start: generated global admin key",
+                    details: ["role": "admin", "scope": "global"], createdAt: now
+                )
+            )
+            return .generated(keyID: newID, secret: secret)
+        }
+    }
+
+    // MARK: Tenants
+
+    public func createTenant(by principal: Principal, slug: String, name: String?, reason: String?) async throws -> Tenant {
+        try principal.require(.manageTenants)
+        try Tenant.validate(slug: slug)
+        let name = name ?? slug
+        try Tenant.validate(name: name)
+        let tenant = Tenant(id: UUID(), slug: slug, name: name, createdAt: now())
+        return try await store.write { repos in
+            if try await repos.tenants.find(slug: slug) != nil {
+                throw WardenError(.tenantExists, "a tenant with slug '\(slug)' already exists")
+            }
+            try await repos.tenants.insert(tenant)
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "tenant.created",
+                    target: "tenant:\(slug)", reason: reason, details: ["name": name], createdAt: tenant.createdAt
+                )
+            )
+            return tenant
+        }
+    }
+
+    public func listTenants(by principal: Principal, page: PageRequest) async throws -> Page<Tenant> {
+        if principal.has(.manageTenants) {
+            return try await store.read { try await $0.tenants.list(page) }
+        }
+        // A tenant key sees exactly its own tenant.
+        guard let tenantID = principal.tenantID, page.after == nil else { return Page(items: [], nextCursor: nil) }
+        let own = try await store.read { try await $0.tenants.find(id: tenantID) }
+        return Page(items: own.map { [$0] } ?? [], nextCursor: nil)
+    }
+
+    /// The tenant by slug, if the caller may see it; otherwise `tenant_not_found`.
+    public func tenant(slug: String, for principal: Principal) async throws -> Tenant {
+        let tenant = try await store.read { try await $0.tenants.find(slug: slug) }
+        guard let tenant, principal.canSee(tenantID: tenant.id) else {
+            throw WardenError(.tenantNotFound, "tenant '\(slug)' not found")
+        }
+        return tenant
+    }
+
+    // MARK: API keys
+
+    public struct CreatedKey: Sendable {
+        public var key: APIKey
+        /// The secret, shown to the caller this once and never stored.
+        public var secret: String
+        public var tenantSlug: String?
+    }
+
+    public func createAPIKey(
+        by principal: Principal, name: String, role: Role, tenantSlug: String?, reason: String?
+    ) async throws -> CreatedKey {
+        try principal.require(.manageAPIKeys)
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, name.count <= 200 else {
+            throw WardenError(.invalidField, "name must be 1 to 200 characters")
+        }
+        var tenant: Tenant?
+        if let tenantSlug {
+            tenant = try await self.tenant(slug: tenantSlug, for: principal)
+        } else if let own = principal.tenantID {
+            // A tenant admin's keys belong to its own tenant.
+            tenant = try await store.read { try await $0.tenants.find(id: own) }
+        }
+        if tenant == nil {
+            guard principal.isGlobalAdmin else { throw WardenError(.forbidden, "only a global admin may create global keys") }
+            guard role == .admin else {
+                throw WardenError(.invalidRequest("tenant_required"), "a '\(role.rawValue)' key must belong to a tenant")
+            }
+        }
+        let secret = APIKeySecret.generate(using: random)
+        let key = APIKey(
+            id: UUID(), name: name, role: role, tenantID: tenant?.id, prefix: APIKeySecret.prefix(of: secret),
+            keyHash: APIKeySecret.hash(secret), createdAt: now(), createdBy: principal.actor
+        )
+        try await store.write { [tenant] repos in
+            try await repos.apiKeys.insert(key)
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant?.id, actor: principal.actor, action: "api_key.created",
+                    target: "api_key:\(key.id.uuidString.lowercased())", reason: reason,
+                    details: ["role": role.rawValue, "name": name, "scope": tenant?.slug ?? "global"], createdAt: key.createdAt
+                )
+            )
+        }
+        return CreatedKey(key: key, secret: secret, tenantSlug: tenant?.slug)
+    }
+
+    public func listAPIKeys(by principal: Principal, tenantSlug: String?, page: PageRequest) async throws -> Page<APIKey> {
+        try principal.require(.manageAPIKeys)
+        var tenantID = principal.tenantID
+        if let tenantSlug {
+            tenantID = try await tenant(slug: tenantSlug, for: principal).id
+        }
+        let filter = tenantID
+        return try await store.read { try await $0.apiKeys.list(tenantID: filter, page) }
+    }
+
+    public func revokeAPIKey(by principal: Principal, id: UUID, reason: String?) async throws -> APIKey {
+        try principal.require(.manageAPIKeys)
+        let now = now()
+        return try await store.write { repos in
+            guard var key = try await repos.apiKeys.find(id: id) else {
+                throw WardenError(.apiKeyNotFound, "API key '\(id.uuidString.lowercased())' not found")
+            }
+            let visible = principal.isGlobalAdmin || (key.tenantID != nil && key.tenantID == principal.tenantID)
+            guard visible else { throw WardenError(.apiKeyNotFound, "API key '\(id.uuidString.lowercased())' not found") }
+            guard !key.isRevoked else { throw WardenError(.apiKeyRevoked, "API key is already revoked") }
+            if key.isGlobal, key.role == .admin, try await repos.apiKeys.countActiveGlobal(role: .admin) <= 1 {
+                throw WardenError(.lastGlobalAdmin, "cannot revoke the last global admin key; create another first")
+            }
+            try await repos.apiKeys.markRevoked(id: id, at: now)
+            key.revokedAt = now
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: key.tenantID, actor: principal.actor, action: "api_key.revoked",
+                    target: "api_key:\(id.uuidString.lowercased())", reason: reason, details: ["name": key.name], createdAt: now
+                )
+            )
+            return key
+        }
+    }
+
+    // MARK: Audit
+
+    public func auditEvents(
+        by principal: Principal, tenantSlug: String?, action: String?, page: PageRequest
+    ) async throws -> Page<AuditEvent> {
+        var tenantID: UUID?
+        if let tenantSlug {
+            tenantID = try await tenant(slug: tenantSlug, for: principal).id
+        } else if !principal.isGlobalAdmin {
+            throw WardenError(.forbidden, "only a global admin may read global audit events")
+        }
+        try principal.require(.readAudit)
+        let query = AuditQuery(tenantID: tenantID, action: action)
+        return try await store.read { try await $0.audit.list(query, page) }
+    }
+}

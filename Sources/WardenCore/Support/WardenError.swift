@@ -1,0 +1,67 @@
+/// An error from Warden's domain, with a stable machine-readable code and a message
+/// that is safe to show to the caller (no SQL, no secrets, no stack traces).
+public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable error code. The HTTP edge maps each kind to a status.
+    public struct Code: Sendable, Equatable, CustomStringConvertible {
+        enum Kind: Sendable, Equatable {
+            case badRequest
+            case unauthenticated
+            case forbidden
+            case notFound
+            case conflict
+            case payloadTooLarge
+            case unavailable
+            case `internal`
+        }
+
+        let kind: Kind
+        /// The snake_case code sent to clients, such as `tenant_not_found`.
+        public let name: String
+
+        init(_ kind: Kind, _ name: String) {
+            self.kind = kind
+            self.name = name
+        }
+
+        public var description: String { name }
+
+        public var isBadRequest: Bool { kind == .badRequest }
+        public var isUnauthenticated: Bool { kind == .unauthenticated }
+        public var isForbidden: Bool { kind == .forbidden }
+        public var isNotFound: Bool { kind == .notFound }
+        public var isConflict: Bool { kind == .conflict }
+        public var isPayloadTooLarge: Bool { kind == .payloadTooLarge }
+        public var isUnavailable: Bool { kind == .unavailable }
+        public var isInternal: Bool { kind == .internal }
+
+        // MARK: Codes
+
+        public static func invalidRequest(_ name: String = "invalid_request") -> Code { Code(.badRequest, name) }
+        public static func conflict(_ name: String) -> Code { Code(.conflict, name) }
+        public static let malformedJSON = Code(.badRequest, "malformed_json")
+        public static let missingField = Code(.badRequest, "missing_field")
+        public static let invalidField = Code(.badRequest, "invalid_field")
+        public static let invalidCursor = Code(.badRequest, "invalid_cursor")
+        public static let unauthenticated = Code(.unauthenticated, "unauthenticated")
+        public static let forbidden = Code(.forbidden, "forbidden")
+        public static let notFound = Code(.notFound, "not_found")
+        public static let tenantNotFound = Code(.notFound, "tenant_not_found")
+        public static let apiKeyNotFound = Code(.notFound, "api_key_not_found")
+        public static let tenantExists = Code(.conflict, "tenant_exists")
+        public static let apiKeyRevoked = Code(.conflict, "api_key_revoked")
+        public static let lastGlobalAdmin = Code(.conflict, "last_global_admin")
+        public static let payloadTooLarge = Code(.payloadTooLarge, "payload_too_large")
+        public static let databaseUnavailable = Code(.unavailable, "database_unavailable")
+        public static let internalError = Code(.internal, "internal_error")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.name): \(message)" }
+}

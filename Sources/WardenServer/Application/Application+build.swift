@@ -1,0 +1,140 @@
+public import Foundation
+public import Hummingbird
+public import Logging
+public import Prometheus
+import ServiceLifecycle
+public import WardenCore
+public import WardenStore
+
+/// Everything `buildApplication` needs besides configuration; tests replace the parts they observe.
+public struct ApplicationDependencies: Sendable {
+    public var registry: PrometheusCollectorRegistry
+    public var clock: any WallClock
+    /// Called once with a generated admin key on first start. Default: stderr, outside the log stream.
+    public var announceGeneratedKey: @Sendable (String) -> Void
+
+    public init(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        clock: any WallClock = SystemClock(),
+        announceGeneratedKey: @escaping @Sendable (String) -> Void = { secret in
+            FileHandle.standardError.write(
+                Data(
+                    ("\nWarden generated a global admin API key. It is shown this once and stored only as a hash:\n\n    \(secret)\n\n"
+                        + "Use it as WARDEN_TOKEN for the CLI, or set WARDEN_ADMIN_TOKEN before the first start to choose your own.\n\n").utf8
+                )
+            )
+        }
+    ) {
+        self.registry = registry
+        self.clock = clock
+        self.announceGeneratedKey = announceGeneratedKey
+    }
+}
+
+/// Builds the whole object graph from configuration: opens the database, applies migrations,
+/// makes sure an admin can log in, and wires the router.
+public func buildApplication(
+    _ configuration: WardenConfiguration,
+    logger: Logger,
+    dependencies: ApplicationDependencies = ApplicationDependencies()
+) async throws -> some ApplicationProtocol {
+    let location = try DatabaseLocation(parsing: configuration.databaseURL)
+    let database = try await Database.open(location, logger: logger)
+    do {
+        let migrator = Migrator(database: database, clock: dependencies.clock)
+        if configuration.migrate {
+            let applied = try await migrator.up()
+            if !applied.isEmpty {
+                logger.info("database.migrated", metadata: ["migrations.applied": "\(applied.map(String.init).joined(separator: ","))"])
+            }
+        }
+        let current = try await migrator.currentVersion()
+        guard current == migrator.latestVersion else {
+            throw StoreError(
+                message: "database schema is at version \(current) but this binary needs \(migrator.latestVersion); run 'warden migrate up'"
+            )
+        }
+        let store = SQLStore(database: database)
+        let identity = IdentityService(store: store, clock: dependencies.clock)
+        switch try await identity.bootstrap(adminToken: configuration.adminToken) {
+        case .generated(let keyID, let secret):
+            logger.notice("api_key.bootstrap_generated", metadata: ["api_key.id": "\(keyID.uuidString.lowercased())"])
+            dependencies.announceGeneratedKey(secret)
+        case .suppliedTokenInstalled(let keyID, let created):
+            if created { logger.notice("api_key.bootstrap_installed", metadata: ["api_key.id": "\(keyID.uuidString.lowercased())"]) }
+        case .alreadyBootstrapped:
+            break
+        }
+        let readiness = Readiness()
+        let router = buildRouter(store: store, identity: identity, dialect: database.dialect, readiness: readiness, registry: dependencies.registry)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "warden"),
+            onServerRunning: { channel in
+                readiness.markReady()
+                logger.info(
+                    "control_plane.startup",
+                    metadata: [
+                        "address": "\(channel.localAddress?.description ?? "unknown")",
+                        "database": "\(location)",
+                        "schema_version": "\(current)",
+                        "version": "\(WardenVersion.current)",
+                    ]
+                )
+            },
+            logger: logger
+        )
+        app.addServices(DatabaseCloser(database: database, logger: logger))
+        return app
+    } catch {
+        await database.close()
+        throw error
+    }
+}
+
+/// The router with every route Warden serves. Separate from `buildApplication` so tests can list its routes.
+func buildRouter(
+    store: any Store, identity: IdentityService, dialect: Database.Dialect, readiness: Readiness, registry: PrometheusCollectorRegistry
+) -> Router<WardenRequestContext> {
+    let router = Router(context: WardenRequestContext.self)
+    // Metrics outermost, so they record the status the error middleware chose, not a thrown error.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: RequestLogMiddleware())
+    HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry).addRoutes(to: router)
+    let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity))
+    TenantController(identity: identity).addRoutes(to: v1)
+    APIKeyController(identity: identity, store: store).addRoutes(to: v1)
+    AuditController(identity: identity, store: store).addRoutes(to: v1)
+    return router
+}
+
+/// Closes the database once the server has stopped taking requests.
+struct DatabaseCloser: Service {
+    let database: Database
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await database.close()
+        logger.info("control_plane.shutdown")
+    }
+}
+
+/// Logs each request as `http.request` at debug level (method, path, status, duration).
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard context.logger.logLevel <= .debug else { return try await next(request, context) }
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - start
+        context.logger.debug(
+            "http.request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "http.status": "\(response.status.code)",
+                "duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+            ]
+        )
+        return response
+    }
+}

@@ -1,0 +1,123 @@
+public import Foundation
+public import Logging
+public import WardenCore
+import WardenStore
+
+/// Server settings. Precedence, highest first: command-line flags, `WARDEN_*` environment
+/// variables, the `--config` JSON file, defaults.
+public struct WardenConfiguration: Sendable, Equatable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// `nil` means the embedded SQLite file `./warden.db`.
+    public var databaseURL: String?
+    /// A global admin key to install at start (`WARDEN_ADMIN_TOKEN`). Environment only: a secret
+    /// on the command line shows in `ps`, and in a config file it tends to get committed.
+    public var adminToken: String?
+    public var logLevel: Logger.Level = .info
+    /// Apply pending migrations at start.
+    public var migrate: Bool = true
+
+    public init() {}
+
+    /// What a `--config` file may hold.
+    struct File: Decodable {
+        var host: String?
+        var port: Int?
+        var databaseURL: String?
+        var logLevel: String?
+        var migrate: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case host, port, migrate
+            case databaseURL = "database_url"
+            case logLevel = "log_level"
+        }
+    }
+
+    /// Flags given on the command line; `nil` when not given.
+    public struct Overrides: Sendable {
+        public var host: String?
+        public var port: Int?
+        public var databaseURL: String?
+        public var logLevel: String?
+        public var migrate: Bool?
+
+        public init(host: String? = nil, port: Int? = nil, databaseURL: String? = nil, logLevel: String? = nil, migrate: Bool? = nil) {
+            self.host = host
+            self.port = port
+            self.databaseURL = databaseURL
+            self.logLevel = logLevel
+            self.migrate = migrate
+        }
+    }
+
+    public static func load(
+        configFile: String?,
+        environment: [String: String],
+        overrides: Overrides
+    ) throws(WardenError) -> WardenConfiguration {
+        var configuration = WardenConfiguration()
+        if let configFile {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: configFile))
+            } catch {
+                throw WardenError(.invalidField, "cannot read config file \(configFile)")
+            }
+            let file: File
+            do {
+                file = try JSONDecoder().decode(File.self, from: data)
+            } catch {
+                throw WardenError(.invalidField, "config file \(configFile) is not valid: \(error)")
+            }
+            try configuration.apply(
+                host: file.host, port: file.port, databaseURL: file.databaseURL, logLevel: file.logLevel, migrate: file.migrate, source: configFile)
+        }
+        let port: Int?
+        if let text = environment["WARDEN_PORT"] {
+            guard let value = Int(text) else { throw WardenError(.invalidField, "WARDEN_PORT must be a number") }
+            port = value
+        } else {
+            port = nil
+        }
+        var migrate: Bool?
+        if let text = environment["WARDEN_MIGRATE"] {
+            switch text.lowercased() {
+            case "1", "true", "yes": migrate = true
+            case "0", "false", "no": migrate = false
+            default: throw WardenError(.invalidField, "WARDEN_MIGRATE must be true or false")
+            }
+        }
+        try configuration.apply(
+            host: environment["WARDEN_HOST"], port: port, databaseURL: environment["WARDEN_DATABASE_URL"],
+            logLevel: environment["WARDEN_LOG_LEVEL"], migrate: migrate, source: "environment"
+        )
+        if let token = environment["WARDEN_ADMIN_TOKEN"], !token.isEmpty { configuration.adminToken = token }
+        try configuration.apply(
+            host: overrides.host, port: overrides.port, databaseURL: overrides.databaseURL, logLevel: overrides.logLevel,
+            migrate: overrides.migrate, source: "command line"
+        )
+        return configuration
+    }
+
+    private mutating func apply(
+        host: String?, port: Int?, databaseURL: String?, logLevel: String?, migrate: Bool?, source: String
+    ) throws(WardenError) {
+        if let host { self.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw WardenError(.invalidField, "port from \(source) must be 0 to 65535") }
+            self.port = port
+        }
+        if let databaseURL, !databaseURL.isEmpty {
+            _ = try DatabaseLocation(parsing: databaseURL)
+            self.databaseURL = databaseURL
+        }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+                throw WardenError(.invalidField, "log level from \(source) must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            self.logLevel = level
+        }
+        if let migrate { self.migrate = migrate }
+    }
+}

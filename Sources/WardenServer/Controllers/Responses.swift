@@ -1,0 +1,124 @@
+import Foundation
+import WardenCore
+
+/// The JSON shapes Warden answers with (snake_case, RFC 3339 UTC times).
+struct TenantResponse: Codable, Equatable {
+    var id: String
+    var slug: String
+    var name: String
+    var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, slug, name
+        case createdAt = "created_at"
+    }
+
+    init(_ tenant: Tenant) {
+        self.id = tenant.id.uuidString.lowercased()
+        self.slug = tenant.slug
+        self.name = tenant.name
+        self.createdAt = Timestamp.format(tenant.createdAt)
+    }
+}
+
+struct APIKeyResponse: Codable, Equatable {
+    var id: String
+    var name: String
+    var role: String
+    /// The tenant's slug, or `nil` for a global key.
+    var tenant: String?
+    var prefix: String
+    var createdAt: String
+    var createdBy: String?
+    var revokedAt: String?
+    /// Present only in the answer to the create call.
+    var key: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, role, tenant, prefix, key
+        case createdAt = "created_at"
+        case createdBy = "created_by"
+        case revokedAt = "revoked_at"
+    }
+
+    init(_ key: APIKey, tenantSlug: String?, secret: String? = nil) {
+        self.id = key.id.uuidString.lowercased()
+        self.name = key.name
+        self.role = key.role.rawValue
+        self.tenant = tenantSlug
+        self.prefix = key.prefix
+        self.createdAt = Timestamp.format(key.createdAt)
+        self.createdBy = key.createdBy
+        self.revokedAt = key.revokedAt.map(Timestamp.format)
+        self.key = secret
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(role, forKey: .role)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(prefix, forKey: .prefix)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(createdBy, forKey: .createdBy)
+        try container.encode(revokedAt, forKey: .revokedAt)
+        try container.encodeIfPresent(key, forKey: .key)
+    }
+}
+
+struct AuditEventResponse: Codable, Equatable {
+    var id: String
+    var tenant: String?
+    var actor: String
+    var action: String
+    var target: String
+    var reason: String?
+    var details: [String: String]
+    var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, tenant, actor, action, target, reason, details
+        case createdAt = "created_at"
+    }
+
+    init(_ event: AuditEvent, tenantSlug: String?) {
+        self.id = event.id.uuidString.lowercased()
+        self.tenant = tenantSlug
+        self.actor = event.actor
+        self.action = event.action
+        self.target = event.target
+        self.reason = event.reason
+        self.details = event.details
+        self.createdAt = Timestamp.format(event.createdAt)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(actor, forKey: .actor)
+        try container.encode(action, forKey: .action)
+        try container.encode(target, forKey: .target)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(details, forKey: .details)
+        try container.encode(createdAt, forKey: .createdAt)
+    }
+}
+
+/// `{"items": […], "next_cursor": "…" | null}`
+struct ListResponse<Item: Codable>: Codable {
+    var items: [Item]
+    var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case items
+        case nextCursor = "next_cursor"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}

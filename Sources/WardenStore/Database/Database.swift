@@ -1,0 +1,140 @@
+@preconcurrency import AsyncKit
+public import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+public import SQLKit
+import SQLiteKit
+public import WardenCore
+
+/// An open database: SQLite through one serialized connection, or PostgreSQL through a pool.
+///
+/// SQLite allows one writer at a time anyway; funnelling every statement through one connection
+/// and one lock keeps transactions from interleaving and avoids `SQLITE_BUSY` altogether.
+public final class Database: Sendable {
+    public enum Dialect: String, Sendable {
+        case sqlite
+        case postgres
+    }
+
+    private enum Backend: Sendable {
+        case sqlite(SQLiteConnection, AsyncLock)
+        case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>, schema: String?)
+    }
+
+    public let dialect: Dialect
+    public let location: DatabaseLocation
+    private let backend: Backend
+    private let logger: Logger
+
+    private init(dialect: Dialect, location: DatabaseLocation, backend: Backend, logger: Logger) {
+        self.dialect = dialect
+        self.location = location
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Opens the database. For SQLite this creates the file and sets WAL mode; for PostgreSQL it
+    /// checks that a connection can be made, so a wrong password or host fails here with a clear message.
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> Database {
+        switch location {
+        case .sqlite(let path):
+            let connection: SQLiteConnection
+            do {
+                connection = try await SQLiteConnection.open(
+                    storage: .file(path: path), threadPool: .singleton, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
+                )
+            } catch {
+                throw StoreError.cannotOpen("cannot open SQLite database at \(path): \(StoreError.describe(error))")
+            }
+            do {
+                // WAL lets readers proceed during writes; synchronous=FULL makes each commit durable on power loss.
+                for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"] {
+                    _ = try await connection.query(pragma)
+                }
+            } catch {
+                try? await connection.close()
+                throw StoreError.cannotOpen("cannot configure SQLite database at \(path): \(StoreError.describe(error))")
+            }
+            return Database(dialect: .sqlite, location: location, backend: .sqlite(connection, AsyncLock()), logger: logger)
+        case .postgres(let url, let schema):
+            var configuration: SQLPostgresConfiguration
+            do {
+                configuration = try SQLPostgresConfiguration(url: url)
+            } catch {
+                throw StoreError.cannotOpen("database URL is not a valid PostgreSQL URL")
+            }
+            configuration.coreConfiguration.options.connectTimeout = .seconds(5)
+            if let schema { configuration.searchPath = [schema] }
+            let pool = EventLoopGroupConnectionPool(
+                source: PostgresConnectionSource(sqlConfiguration: configuration),
+                maxConnectionsPerEventLoop: 4,
+                requestTimeout: .seconds(5),
+                logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton
+            )
+            let database = Database(dialect: .postgres, location: location, backend: .postgres(pool, schema: schema), logger: logger)
+            do {
+                try await database.ping()
+                if let schema {
+                    try await database.withSession { db in
+                        try await db.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run()
+                    }
+                }
+            } catch {
+                try? await pool.shutdownAsync()
+                throw StoreError.cannotOpen("cannot connect to PostgreSQL at \(location): \(StoreError.describe(error))")
+            }
+            return database
+        }
+    }
+
+    /// Runs `body` with one session (one connection) to the database.
+    public func withSession<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        switch backend {
+        case .sqlite(let connection, let lock):
+            return try await lock.withLock { try await body(connection.sql(queryLogLevel: nil)) }
+        case .postgres(let pool, _):
+            return try await pool.database(logger: logger).sql(queryLogLevel: nil).withSession(body)
+        }
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    public func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await withSession { db in
+            try await db.raw("BEGIN").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                do {
+                    try await db.raw("ROLLBACK").run()
+                } catch {
+                    // The connection is in an unknown state; the original error matters more.
+                }
+                throw error
+            }
+        }
+    }
+
+    /// A cheap round trip that fails when the database is unreachable.
+    public func ping() async throws {
+        try await withSession { db in
+            _ = try await db.raw("SELECT 1 AS one").all()
+        }
+    }
+
+    public func close() async {
+        switch backend {
+        case .sqlite(let connection, let lock):
+            _ = try? await lock.withLock { try await connection.close() }
+        case .postgres(let pool, _):
+            try? await pool.shutdownAsync()
+        }
+    }
+}

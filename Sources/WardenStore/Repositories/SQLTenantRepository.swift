@@ -1,0 +1,74 @@
+import Foundation
+import SQLKit
+import WardenCore
+
+struct SQLTenantRepository: TenantRepository {
+    let db: any SQLDatabase
+
+    func insert(_ tenant: Tenant) async throws {
+        do {
+            try await db.insert(into: "tenants")
+                .columns("id", "slug", "name", "created_at")
+                .values(
+                    SQLBind(tenant.id.uuidString.lowercased()), SQLBind(tenant.slug), SQLBind(tenant.name),
+                    SQLBind(Timestamp.format(tenant.createdAt))
+                )
+                .run()
+        } catch  where StoreError.isUniqueViolation(error) {
+            throw WardenError(.tenantExists, "a tenant with slug '\(tenant.slug)' already exists")
+        }
+    }
+
+    func find(slug: String) async throws -> Tenant? {
+        try await db.select().columns("id", "slug", "name", "created_at").from("tenants")
+            .where("slug", .equal, slug).first().map(Self.decode)
+    }
+
+    func find(id: UUID) async throws -> Tenant? {
+        try await db.select().columns("id", "slug", "name", "created_at").from("tenants")
+            .where("id", .equal, id.uuidString.lowercased()).first().map(Self.decode)
+    }
+
+    func list(_ page: PageRequest) async throws -> Page<Tenant> {
+        let rows = try await db.select().columns("id", "slug", "name", "created_at").from("tenants")
+            .page(page, descending: false).all()
+        return Page(fetched: try rows.map(Self.decode), limit: page.limit) {
+            Cursor(createdAt: Timestamp.format($0.createdAt), id: $0.id.uuidString.lowercased())
+        }
+    }
+
+    static func decode(_ row: any SQLRow) throws -> Tenant {
+        Tenant(
+            id: try row.decodeUUID("id"),
+            slug: try row.decode(column: "slug", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            createdAt: try row.decodeDate("created_at")
+        )
+    }
+}
+
+extension SQLRow {
+    func decodeUUID(_ column: String) throws -> UUID {
+        let text = try decode(column: column, as: String.self)
+        guard let id = UUID(uuidString: text) else { throw StoreError(message: "column \(column) holds an invalid id") }
+        return id
+    }
+
+    func decodeOptionalUUID(_ column: String) throws -> UUID? {
+        guard let text = try decode(column: column, as: String?.self) else { return nil }
+        guard let id = UUID(uuidString: text) else { throw StoreError(message: "column \(column) holds an invalid id") }
+        return id
+    }
+
+    func decodeDate(_ column: String) throws -> Date {
+        let text = try decode(column: column, as: String.self)
+        guard let date = Timestamp.parse(text) else { throw StoreError(message: "column \(column) holds an invalid time") }
+        return date
+    }
+
+    func decodeOptionalDate(_ column: String) throws -> Date? {
+        guard let text = try decode(column: column, as: String?.self) else { return nil }
+        guard let date = Timestamp.parse(text) else { throw StoreError(message: "column \(column) holds an invalid time") }
+        return date
+    }
+}

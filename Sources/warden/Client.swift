@@ -1,0 +1,107 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// Options for commands that talk to a running server.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Server URL (env WARDEN_URL; default http://127.0.0.1:8080).") var server: String?
+    @Option(help: "API key (env WARDEN_TOKEN).") var token: String?
+    @Option(help: "Output format: table or json.") var output: OutputFormat = .table
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case table
+        case json
+    }
+
+    var baseURL: String {
+        let value = server ?? ProcessInfo.processInfo.environment["WARDEN_URL"] ?? "http://127.0.0.1:8080"
+        return value.hasSuffix("/") ? String(value.dropLast()) : value
+    }
+
+    var bearer: String? { token ?? ProcessInfo.processInfo.environment["WARDEN_TOKEN"] }
+
+    /// Sends a request and returns the decoded JSON object; a non-2xx answer becomes a `CLIError`
+    /// carrying the server's error code and message.
+    func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil) async throws -> Any {
+        guard let bearer else { throw CLIError("no API key: pass --token or set WARDEN_TOKEN") }
+        var components = URLComponents(string: baseURL + path)
+        if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        guard let url = components?.string else { throw CLIError("invalid server URL \(baseURL)") }
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            let data = try JSONSerialization.data(withJSONObject: body)
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: data))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            bytes = try await response.body.collect(upTo: 16 << 20)
+        } catch {
+            throw CLIError("cannot reach Warden at \(baseURL): \(error)")
+        }
+        let json = try? JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
+        guard (200..<300).contains(response.status.code) else {
+            if let object = json as? [String: Any], let error = object["error"] as? [String: Any] {
+                let code = error["code"] as? String ?? "error"
+                let message = error["message"] as? String ?? ""
+                let requestID = (error["request_id"] as? String).map { " (request \($0))" } ?? ""
+                throw CLIError("\(response.status.code) \(code): \(message)\(requestID)")
+            }
+            throw CLIError("server answered \(response.status.code)")
+        }
+        return json ?? [:]
+    }
+
+    /// Prints an object or list in the chosen format.
+    func print(_ value: Any, columns: [String]) {
+        switch output {
+        case .json:
+            let data =
+                (try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            Swift.print(String(decoding: data, as: UTF8.self))
+        case .table:
+            let objects: [[String: Any]]
+            if let object = value as? [String: Any], let items = object["items"] as? [[String: Any]] {
+                objects = items
+            } else if let object = value as? [String: Any] {
+                objects = [object]
+            } else {
+                objects = []
+            }
+            let rows = objects.map { object in columns.map { Table.cell(object[$0]) } }
+            Swift.print(Table.render(headers: columns.map { $0.uppercased() }, rows: rows), terminator: "")
+        }
+    }
+}
+
+enum Table {
+    static func cell(_ value: Any?) -> String {
+        switch value {
+        case nil, is NSNull: return "-"
+        case let string as String: return string
+        case let number as NSNumber: return number.stringValue
+        default: return "\(value!)"
+        }
+    }
+
+    static func render(headers: [String], rows: [[String]]) -> String {
+        var widths = headers.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ") + "\n"
+        }
+        return line(headers) + rows.map(line).joined()
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Warden: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warden",
+        abstract: "Warden: a governance control plane for AI agents.",
+        version: "0.1.0",
+        subcommands: [Serve.self, Migrate.self, Tenants.self, APIKeys.self]
+    )
+
+    /// Exit status: 0 success, 1 failure, 2 usage.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help and --version
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue == 1 ? 1 : 2)
+        }
+    }
+}
+
+/// A failure reported to the user as `error: <message>` with exit status 1.
+struct CLIError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
