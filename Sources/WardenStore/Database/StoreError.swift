@@ -32,7 +32,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Whether the error is a unique-constraint violation in either database.
     static func isUniqueViolation(_ error: any Error) -> Bool {
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
-        if let error = error as? SQLiteError { return error.reason == .constraint && error.message.contains("UNIQUE") }
+        if let error = error as? SQLiteError {
+            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+                || (error.reason == .constraint && error.message.contains("UNIQUE"))
+        }
         return false
     }
 }

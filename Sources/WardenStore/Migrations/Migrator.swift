@@ -97,7 +97,9 @@ public struct Migrator: Sendable {
     }
 
     private func ensureTable() async throws {
-        try await database.withSession { db in
+        // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog.
+        try await database.transaction { [dialect = database.dialect] db in
+            try await Self.lock(db, dialect: dialect)
             try await db.create(table: "schema_migrations")
                 .ifNotExists()
                 .column("version", type: .bigint, .primaryKey(autoIncrement: false))
