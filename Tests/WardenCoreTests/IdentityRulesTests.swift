@@ -121,13 +121,23 @@ import Testing
         let text = Timestamp.format(date)
         #expect(text.count == "2026-11-23T06:40:45.123456Z".count)
         #expect(text.hasSuffix("Z"))
-        #expect(text.contains(".123456"))
+        #expect(text.contains(".123457"), "rounded to the nearest microsecond")
     }
 
     @Test func sortsLexicallyInTimeOrder() {
         let dates = [0.5, 1.0, 59.999_999, 3600.25, 1_795_400_445.1].map { Date(timeIntervalSince1970: $0) }
         let texts = dates.map(Timestamp.format)
         #expect(texts == texts.sorted())
+    }
+
+    @Test func textRoundTripsExactlyForManyInstants() {
+        var seed: UInt64 = 42
+        for _ in 0..<10_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let date = Date(timeIntervalSince1970: Double(seed % 4_000_000_000_000_000) / 1_000_000)
+            let text = Timestamp.format(date)
+            #expect(Timestamp.format(Timestamp.parse(text)!) == text)
+        }
     }
 
     @Test func truncatedRoundTripsThroughText() {

@@ -4,7 +4,7 @@ public import Foundation
 /// they sort lexically in both databases and read plainly in SQL.
 public enum Timestamp {
     public static func format(_ date: Date) -> String {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         let comps = Calendar.utc.dateComponents(
@@ -15,15 +15,31 @@ public enum Timestamp {
             + "\(pad(comps.hour!, 2)):\(pad(comps.minute!, 2)):\(pad(comps.second!, 2)).\(pad(Int(fraction), 6))Z"
     }
 
-    /// `date` cut to whole microseconds, as stored.
+    /// `date` rounded to whole microseconds, as stored.
     public static func truncated(_ date: Date) -> Date {
         parse(format(date)) ?? date
     }
 
+    /// Parses RFC 3339 text. The fraction is read digit by digit (up to microseconds), so
+    /// `parse(format(d))` formats back to the same text.
     public static func parse(_ text: String) -> Date? {
-        let strategy = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        if let date = try? strategy.parse(text) { return date }
-        return try? Date.ISO8601FormatStyle().parse(text)
+        guard text.utf8.count <= 64 else { return nil }
+        var whole = text
+        var fraction = 0.0
+        if let dot = text.firstIndex(of: ".") {
+            var digits = ""
+            var index = text.index(after: dot)
+            while index < text.endIndex, let digit = text[index].wholeNumberValue, text[index].isASCII {
+                digits.append(Character(String(digit)))
+                index = text.index(after: index)
+            }
+            guard !digits.isEmpty else { return nil }
+            let micros = Double(Int(digits.prefix(6).padding(toLength: 6, withPad: "0", startingAt: 0)) ?? 0)
+            fraction = micros / 1_000_000
+            whole = String(text[..<dot]) + String(text[index...])
+        }
+        guard let seconds = try? Date.ISO8601FormatStyle().parse(whole) else { return nil }
+        return Date(timeIntervalSince1970: (seconds.timeIntervalSince1970 + fraction))
     }
 
     private static func pad(_ value: Int, _ width: Int) -> String {

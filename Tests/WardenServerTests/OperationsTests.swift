@@ -1,0 +1,222 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Metrics
+import Prometheus
+import Synchronization
+import Testing
+import WardenCore
+import WardenStore
+
+@testable import WardenServer
+
+@Suite struct HealthTests {
+    @Test(arguments: Backend.available)
+    func healthyDatabaseIs200(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let health = try await client.send(.get, "/healthz", token: nil)
+            #expect(health.status == .ok)
+            let body = try health.object()
+            #expect(body["status"] as? String == "ok")
+            #expect(body["database"] as? String == "ok")
+            #expect(body["dialect"] as? String == backend.rawValue)
+        }
+    }
+
+    @Test func unreachableDatabaseIs503() async throws {
+        // A real SQLite store whose connection has been closed: every query fails, as when the disk is gone.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-closed-\(UUID()).db").path
+        let database = try await Database.open(.sqlite(path: path), logger: Logger(label: "test"))
+        try await Migrator(database: database).up()
+        await database.close()
+        let store = SQLStore(database: database)
+        let readiness = Readiness()
+        readiness.markReady()
+        let router = buildRouter(
+            store: store, identity: IdentityService(store: store), dialect: .sqlite, readiness: readiness,
+            registry: PrometheusCollectorRegistry()
+        )
+        try await Application(router: router).test(.router) { client in
+            let health = try await client.send(.get, "/healthz", token: nil)
+            #expect(health.status == .serviceUnavailable)
+            #expect(try health.object()["database"] as? String == "unreachable")
+            let ready = try await client.send(.get, "/readyz", token: nil)
+            #expect(ready.status == .serviceUnavailable)
+            // Authenticated calls fail cleanly too: a JSON 500 without driver details.
+            let call = try await client.send(.get, "/v1/tenants")
+            #expect(call.status == .internalServerError)
+            #expect(try call.errorCode() == "internal_error")
+            #expect(!call.text.lowercased().contains("sqlite"))
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    @Test func readyzWaitsForStartUp() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-ready-\(UUID()).db").path
+        let database = try await Database.open(.sqlite(path: path), logger: Logger(label: "test"))
+        try await Migrator(database: database).up()
+        let store = SQLStore(database: database)
+        let readiness = Readiness()
+        let router = buildRouter(
+            store: store, identity: IdentityService(store: store), dialect: .sqlite, readiness: readiness,
+            registry: PrometheusCollectorRegistry()
+        )
+        try await Application(router: router).test(.router) { client in
+            let before = try await client.send(.get, "/readyz", token: nil).status
+            #expect(before == .serviceUnavailable)
+            readiness.markReady()
+            let after = try await client.send(.get, "/readyz", token: nil).status
+            #expect(after == .ok)
+        }
+        await database.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// One registry for the process: swift-metrics can be bootstrapped only once.
+enum SharedMetrics {
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}
+
+@Suite struct MetricsTests {
+    @Test func requestMetricsCarryTheAnsweredStatus() async throws {
+        let registry = SharedMetrics.registry
+        try await TestApp.run(.sqlite, dependencies: ApplicationDependencies(registry: registry, announceGeneratedKey: { _ in })) { client in
+            #expect(try await client.send(.post, "/v1/tenants", json: #"{"slug":"metrics-a"}"#).status == .created)
+            #expect(try await client.send(.post, "/v1/tenants", json: #"{"slug":"metrics-a"}"#).status == .conflict)
+            let metrics = try await client.send(.get, "/metrics", token: nil)
+            #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let lines = metrics.text.split(separator: "\n")
+            #expect(lines.contains { $0.contains("hb_requests{") && $0.contains(#"http_route="/v1/tenants""#) && $0.contains(#"status_code="201""#) })
+            #expect(lines.contains { $0.contains("hb_requests{") && $0.contains(#"http_route="/v1/tenants""#) && $0.contains(#"status_code="409""#) })
+            #expect(lines.contains { $0.hasPrefix("http_server_request_duration_bucket") })
+        }
+    }
+}
+
+@Suite struct OpenAPITests {
+    func document() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: OpenAPIDocument.data()) as? [String: Any])
+    }
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-openapi-\(UUID()).db").path
+        let database = try await Database.open(.sqlite(path: path), logger: Logger(label: "test"))
+        let store = SQLStore(database: database)
+        let router = buildRouter(
+            store: store, identity: IdentityService(store: store), dialect: .sqlite, readiness: Readiness(), registry: PrometheusCollectorRegistry()
+        )
+        let served = Set(
+            router.routes.map { route in
+                let path = route.path.description.split(separator: "/").map { part in
+                    part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
+                }.joined(separator: "/")
+                return "\(route.method.rawValue.lowercased()) /\(path)"
+            }
+        )
+        let paths = try #require(try document()["paths"] as? [String: [String: Any]])
+        let methods: Set<String> = ["get", "post", "put", "patch", "delete"]
+        let documented = Set(paths.flatMap { path, operations in operations.keys.filter(methods.contains).map { "\($0) \(path)" } })
+        #expect(
+            served == documented,
+            "served but undocumented: \(served.subtracting(documented)); documented but not served: \(documented.subtracting(served))")
+        await database.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    @Test func servedDocumentIsTheRepositoryFile() async throws {
+        try await TestApp.run(.sqlite) { client in
+            let response = try await client.send(.get, "/openapi.json", token: nil)
+            #expect(response.status == .ok)
+            let served = try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
+            #expect((served["openapi"] as? String)?.hasPrefix("3.") == true)
+            let fileURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "../../Sources/WardenServer/Resources/openapi.json")
+            #expect(try Data(contentsOf: fileURL) == Data(response.text.utf8))
+        }
+    }
+}
+
+@Suite struct BootstrapTests {
+    @Test func generatedKeyIsAnnouncedOnceAndWorks() async throws {
+        let url = "sqlite://" + FileManager.default.temporaryDirectory.appendingPathComponent("warden-boot-\(UUID()).db").path
+        var configuration = WardenConfiguration()
+        configuration.databaseURL = url
+        let announced = Mutex<[String]>([])
+        let dependencies = ApplicationDependencies(announceGeneratedKey: { secret in announced.withLock { $0.append(secret) } })
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let first = try await buildApplication(configuration, logger: logger, dependencies: dependencies)
+        let secret = try #require(announced.withLock { $0.first })
+        try await first.test(.router) { client in
+            let status = try await client.send(.get, "/v1/tenants", token: secret).status
+            #expect(status == .ok)
+        }
+        let second = try await buildApplication(configuration, logger: logger, dependencies: dependencies)
+        try await second.test(.router) { _ in }
+        #expect(announced.withLock { $0.count } == 1, "the key is generated and shown only on first start")
+        if case .sqlite(let path) = try DatabaseLocation(parsing: url) { try? FileManager.default.removeItem(atPath: path) }
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func precedenceIsFlagsThenEnvironmentThenFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("warden-config-\(UUID()).json")
+        try Data(#"{"host":"0.0.0.0","port":9000,"log_level":"debug","database_url":"sqlite:///tmp/file.db"}"#.utf8).write(to: file)
+        let fromFile = try WardenConfiguration.load(configFile: file.path, environment: [:], overrides: .init())
+        #expect(fromFile.host == "0.0.0.0" && fromFile.port == 9000 && fromFile.logLevel == .debug)
+        #expect(fromFile.databaseURL == "sqlite:///tmp/file.db")
+        let fromEnv = try WardenConfiguration.load(
+            configFile: file.path, environment: ["WARDEN_PORT": "9100", "WARDEN_ADMIN_TOKEN": "t", "WARDEN_MIGRATE": "false"], overrides: .init()
+        )
+        #expect(fromEnv.port == 9100 && fromEnv.host == "0.0.0.0" && fromEnv.adminToken == "t" && !fromEnv.migrate)
+        let fromFlags = try WardenConfiguration.load(configFile: file.path, environment: ["WARDEN_PORT": "9100"], overrides: .init(port: 9200))
+        #expect(fromFlags.port == 9200)
+        let defaults = try WardenConfiguration.load(configFile: nil, environment: [:], overrides: .init())
+        #expect(defaults.host == "127.0.0.1" && defaults.port == 8080 && defaults.databaseURL == nil && defaults.migrate)
+        try? FileManager.default.removeItem(at: file)
+    }
+
+    @Test(arguments: [
+        ["WARDEN_PORT": "eighty"], ["WARDEN_PORT": "70000"], ["WARDEN_LOG_LEVEL": "loud"], ["WARDEN_DATABASE_URL": "mysql://x"],
+        ["WARDEN_MIGRATE": "maybe"],
+    ])
+    func badSettingsAreRejectedClearly(_ environment: [String: String]) {
+        #expect(throws: WardenError.self) { try WardenConfiguration.load(configFile: nil, environment: environment, overrides: .init()) }
+    }
+
+    @Test func unreadableConfigFileIsAClearError() {
+        #expect(throws: WardenError(.invalidField, "cannot read config file /nonexistent/warden.json")) {
+            try WardenConfiguration.load(configFile: "/nonexistent/warden.json", environment: [:], overrides: .init())
+        }
+    }
+}
+
+@Suite struct LoggingTests {
+    @Test func linesAreJSONWithStableEventNames() throws {
+        let lines = Mutex<[Data]>([])
+        let sink = JSONLogHandler.Sink { data in lines.withLock { $0.append(data) } }
+        var logger = Logger(label: "warden") { label in JSONLogHandler(label: label, level: .info, sink: sink) }
+        logger[metadataKey: "request.id"] = "abc"
+        logger.info("control_plane.startup", metadata: ["address": "127.0.0.1:8080", "nested": ["a": "b"]])
+        logger.debug("not.logged")
+        let captured = lines.withLock { $0 }
+        #expect(captured.count == 1)
+        let line = try #require(captured.first)
+        #expect(line.last == UInt8(ascii: "\n"))
+        let object = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+        #expect(object["event"] as? String == "control_plane.startup")
+        #expect(object["level"] as? String == "info")
+        #expect(object["address"] as? String == "127.0.0.1:8080")
+        #expect(object["request.id"] as? String == "abc")
+        #expect((object["nested"] as? [String: String]) == ["a": "b"])
+        #expect((object["ts"] as? String)?.hasSuffix("Z") == true)
+    }
+}
