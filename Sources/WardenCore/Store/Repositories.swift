@@ -56,6 +56,10 @@ public struct Repositories: Sendable {
 
 /// The storage behind Warden. `write` runs its body in one transaction: everything in it lands or
 /// nothing does, so a mutation and its audit event are never separated.
+///
+/// Use only the `Repositories` passed to a body; never call the store again from inside one. On
+/// SQLite every session shares one connection behind a lock that is not reentrant, so a nested call
+/// would wait for itself.
 public protocol Store: Sendable {
     func read<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result
     func write<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result
