@@ -137,3 +137,18 @@ import WardenCore
         }
     }
 }
+
+@Suite struct TenantSlugLookupTests {
+    @Test(arguments: Backend.available)
+    func slugsForManyIdsInOneQuery(_ backend: Backend) async throws {
+        try await backend.withDatabase { database in
+            let store = SQLStore(database: database)
+            let tenants = (0..<5).map { Tenant(id: UUID(), slug: "s\($0)", name: "S", createdAt: Date()) }
+            try await store.write { repos in for tenant in tenants { try await repos.tenants.insert(tenant) } }
+            let asked = [tenants[0].id, tenants[3].id, tenants[3].id, UUID()]
+            let slugs = try await store.read { try await $0.tenants.slugs(ids: asked) }
+            #expect(slugs == [tenants[0].id: "s0", tenants[3].id: "s3"], "duplicates collapse and unknown ids are left out")
+            #expect(try await store.read { try await $0.tenants.slugs(ids: [UUID]()) }.isEmpty)
+        }
+    }
+}

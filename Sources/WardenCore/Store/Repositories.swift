@@ -8,6 +8,8 @@ public protocol TenantRepository: Sendable {
     func find(id: UUID) async throws -> Tenant?
     /// Tenants ordered by creation, oldest first.
     func list(_ page: PageRequest) async throws -> Page<Tenant>
+    /// The slugs of the given tenants, in one query; unknown ids are left out.
+    func slugs(ids: some Collection<UUID> & Sendable) async throws -> [UUID: String]
 }
 
 public protocol APIKeyRepository: Sendable {

@@ -58,14 +58,7 @@ struct APIKeyController {
 /// Maps tenant ids to slugs for responses.
 enum TenantSlugs {
     static func resolve(_ ids: [UUID], store: any Store) async throws -> [UUID: String] {
-        let unique = Array(Set(ids))
-        guard !unique.isEmpty else { return [:] }
-        return try await store.read { repos in
-            var slugs: [UUID: String] = [:]
-            for id in unique {
-                if let tenant = try await repos.tenants.find(id: id) { slugs[id] = tenant.slug }
-            }
-            return slugs
-        }
+        guard !ids.isEmpty else { return [:] }
+        return try await store.read { try await $0.tenants.slugs(ids: ids) }
     }
 }

@@ -49,7 +49,7 @@ public struct Migrator: Sendable {
     @discardableResult
     public func up(to target: Int? = nil) async throws -> [Int] {
         try await ensureTable()
-        let current = try await currentVersion()
+        let current = try await appliedVersions().keys.max() ?? 0
         if current > latestVersion {
             throw StoreError(message: "database schema version \(current) is newer than this binary knows (\(latestVersion)); upgrade Warden")
         }
@@ -81,7 +81,7 @@ public struct Migrator: Sendable {
         try await ensureTable()
         var reverted: [Int] = []
         for _ in 0..<max(0, steps) {
-            let current = try await currentVersion()
+            let current = try await appliedVersions().keys.max() ?? 0
             guard current > 0 else { break }
             guard let migration = migrations.first(where: { $0.version == current }) else {
                 throw StoreError(message: "database schema version \(current) is unknown to this binary; cannot revert it")

@@ -37,6 +37,15 @@ struct SQLTenantRepository: TenantRepository {
         }
     }
 
+    func slugs(ids: some Collection<UUID> & Sendable) async throws -> [UUID: String] {
+        let keys = Set(ids.map { $0.uuidString.lowercased() })
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await db.select().columns("id", "slug").from("tenants").where("id", .in, Array(keys)).all()
+        var slugs: [UUID: String] = [:]
+        for row in rows { slugs[try row.decodeUUID("id")] = try row.decode(column: "slug", as: String.self) }
+        return slugs
+    }
+
     static func decode(_ row: any SQLRow) throws -> Tenant {
         Tenant(
             id: try row.decodeUUID("id"),
