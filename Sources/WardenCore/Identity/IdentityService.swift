@@ -60,17 +60,8 @@ public struct IdentityService: Sendable {
                     }
                     return .suppliedTokenInstalled(keyID: existing.id, created: false)
                 }
-                let key = APIKey(
-                    id: newID, name: "bootstrap-admin", role: .admin, tenantID: nil,
-                    prefix: APIKeySecret.prefix(of: adminToken), keyHash: hash, createdAt: now, createdBy: "system"
-                )
-                try await repos.apiKeys.insert(key)
-                try await repos.audit.append(
-                    AuditEvent(
-                        id: UUID(), tenantID: nil, actor: "system", action: "api_key.created",
-                        target: "api_key:\(newID.uuidString.lowercased())", reason: "bootstrap from WARDEN_ADMIN_TOKEN",
-                        details: ["role": "admin", "scope": "global"], createdAt: now
-                    )
+                try await Self.installBootstrapKey(
+                    id: newID, secret: adminToken, reason: "bootstrap from WARDEN_ADMIN_TOKEN", at: now, in: repos
                 )
                 return .suppliedTokenInstalled(keyID: newID, created: true)
             }
@@ -79,20 +70,25 @@ public struct IdentityService: Sendable {
         let newID = UUID()
         return try await store.write { repos in
             guard try await repos.apiKeys.countAll() == 0 else { return .alreadyBootstrapped }
-            let key = APIKey(
-                id: newID, name: "bootstrap-admin", role: .admin, tenantID: nil,
-                prefix: APIKeySecret.prefix(of: secret), keyHash: APIKeySecret.hash(secret), createdAt: now, createdBy: "system"
-            )
-            try await repos.apiKeys.insert(key)
-            try await repos.audit.append(
-                AuditEvent(
-                    id: UUID(), tenantID: nil, actor: "system", action: "api_key.created",
-                    target: "api_key:\(newID.uuidString.lowercased())", reason: "first start: generated global admin key",
-                    details: ["role": "admin", "scope": "global"], createdAt: now
-                )
-            )
+            try await Self.installBootstrapKey(id: newID, secret: secret, reason: "first start: generated global admin key", at: now, in: repos)
             return .generated(keyID: newID, secret: secret)
         }
+    }
+
+    /// Stores a global admin key for `secret` (its hash only) and audits it as done by `system`.
+    private static func installBootstrapKey(id: UUID, secret: String, reason: String, at now: Date, in repos: Repositories) async throws {
+        try await repos.apiKeys.insert(
+            APIKey(
+                id: id, name: "bootstrap-admin", role: .admin, tenantID: nil, prefix: APIKeySecret.prefix(of: secret),
+                keyHash: APIKeySecret.hash(secret), createdAt: now, createdBy: "system"
+            )
+        )
+        try await repos.audit.append(
+            AuditEvent(
+                id: UUID(), tenantID: nil, actor: "system", action: "api_key.created", target: "api_key:\(id.uuidString.lowercased())",
+                reason: reason, details: ["role": "admin", "scope": "global"], createdAt: now
+            )
+        )
     }
 
     // MARK: Tenants

@@ -27,16 +27,11 @@ public enum Timestamp {
         var whole = text
         var fraction = 0.0
         if let dot = text.firstIndex(of: ".") {
-            var digits = ""
-            var index = text.index(after: dot)
-            while index < text.endIndex, let digit = text[index].wholeNumberValue, text[index].isASCII {
-                digits.append(Character(String(digit)))
-                index = text.index(after: index)
-            }
-            guard !digits.isEmpty else { return nil }
-            let micros = Double(Int(digits.prefix(6).padding(toLength: 6, withPad: "0", startingAt: 0)) ?? 0)
-            fraction = micros / 1_000_000
-            whole = String(text[..<dot]) + String(text[index...])
+            let afterDot = text[text.index(after: dot)...]
+            let digits = afterDot.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let micros = Int(digits.prefix(6).padding(toLength: 6, withPad: "0", startingAt: 0)) else { return nil }
+            fraction = Double(micros) / 1_000_000
+            whole = String(text[..<dot]) + String(afterDot.dropFirst(digits.count))
         }
         guard let seconds = try? Date.ISO8601FormatStyle().parse(whole) else { return nil }
         return Date(timeIntervalSince1970: (seconds.timeIntervalSince1970 + fraction))
