@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -218,5 +219,43 @@ enum SharedMetrics {
         #expect(object["request.id"] as? String == "abc")
         #expect((object["nested"] as? [String: String]) == ["a": "b"])
         #expect((object["ts"] as? String)?.hasSuffix("Z") == true)
+    }
+}
+
+/// A store whose database never answers.
+struct HangingStore: Store {
+    func read<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result {
+        try await Task.sleep(for: .seconds(30))
+        throw WardenError(.databaseUnavailable, "hung")
+    }
+    func write<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result {
+        try await read(body)
+    }
+    func ping() async throws {
+        // Ignores cancellation, as a driver stuck on a socket does (AsyncKit's pool waits on a future).
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 30) { continuation.resume() }
+        }
+    }
+}
+
+@Suite struct HungDatabaseTests {
+    @Test func healthzGivesUpOnAHungDatabase() async throws {
+        let store = HangingStore()
+        let readiness = Readiness()
+        readiness.markReady()
+        let router = buildRouter(
+            store: store, identity: IdentityService(store: store), dialect: .postgres, readiness: readiness,
+            registry: PrometheusCollectorRegistry(), probeTimeout: .milliseconds(200)
+        )
+        try await Application(router: router).test(.router) { client in
+            let start = ContinuousClock.now
+            let health = try await client.send(.get, "/healthz", token: nil)
+            let elapsed = ContinuousClock.now - start
+            #expect(health.status == .serviceUnavailable)
+            #expect(try health.object()["database"] as? String == "unreachable")
+            // The probe must answer on its own timeout, not when the hung ping (30 s) ends.
+            #expect(elapsed < .seconds(10), "answered after \(elapsed)")
+        }
     }
 }

@@ -94,14 +94,15 @@ public func buildApplication(
 
 /// The router with every route Warden serves. Separate from `buildApplication` so tests can list its routes.
 func buildRouter(
-    store: any Store, identity: IdentityService, dialect: Database.Dialect, readiness: Readiness, registry: PrometheusCollectorRegistry
+    store: any Store, identity: IdentityService, dialect: Database.Dialect, readiness: Readiness, registry: PrometheusCollectorRegistry,
+    probeTimeout: Duration = .seconds(2)
 ) -> Router<WardenRequestContext> {
     let router = Router(context: WardenRequestContext.self)
     // Metrics outermost, so they record the status the error middleware chose, not a thrown error.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: RequestLogMiddleware())
-    HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry).addRoutes(to: router)
+    HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry, probeTimeout: probeTimeout).addRoutes(to: router)
     let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity))
     TenantController(identity: identity).addRoutes(to: v1)
     APIKeyController(identity: identity, store: store).addRoutes(to: v1)

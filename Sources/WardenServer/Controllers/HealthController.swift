@@ -13,6 +13,8 @@ struct HealthController {
     let dialect: Database.Dialect
     let readiness: Readiness
     let registry: PrometheusCollectorRegistry
+    /// How long a probe waits for the database before answering 503.
+    let probeTimeout: Duration
 
     struct Health: Encodable {
         var status: String
@@ -58,21 +60,39 @@ struct HealthController {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try OpenAPIDocument.data())))
     }
 
-    /// Pings the database, giving up after two seconds so a hung database cannot hang the probe.
+    /// Pings the database, answering `false` after `probeTimeout` so a hung database cannot hang the
+    /// probe. A task group would wait for the hung ping before returning, so the ping and the timer
+    /// race in unstructured tasks and the first to finish answers; a slow ping ends on its own later.
     private func databaseReachable(context: WardenRequestContext) async -> Bool {
         let store = self.store
-        let reachable = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await store.ping()) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
+        let timeout = probeTimeout
+        let reachable = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let answer = FirstAnswer(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                answer.resume(false)
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+            Task {
+                let ok = (try? await store.ping()) != nil
+                answer.resume(ok)
+                timer.cancel()
+            }
         }
         if !reachable { context.logger.warning("health.database_unreachable") }
         return reachable
+    }
+}
+
+/// Resumes a continuation with the first answer given; later answers are ignored.
+final class FirstAnswer: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+
+    init(_ continuation: CheckedContinuation<Bool, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Bool) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }
 
