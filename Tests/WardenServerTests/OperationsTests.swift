@@ -36,7 +36,8 @@ import WardenStore
         let readiness = Readiness()
         readiness.markReady()
         let router = buildRouter(
-            store: store, identity: IdentityService(store: store), dialect: .sqlite, readiness: readiness,
+            store: store, identity: IdentityService(store: store), services: try await .detached(store: store), dialect: .sqlite,
+            readiness: readiness,
             registry: PrometheusCollectorRegistry()
         )
         try await Application(router: router).test(.router) { client in
@@ -61,7 +62,8 @@ import WardenStore
         let store = SQLStore(database: database)
         let readiness = Readiness()
         let router = buildRouter(
-            store: store, identity: IdentityService(store: store), dialect: .sqlite, readiness: readiness,
+            store: store, identity: IdentityService(store: store), services: try await .detached(store: store), dialect: .sqlite,
+            readiness: readiness,
             registry: PrometheusCollectorRegistry()
         )
         try await Application(router: router).test(.router) { client in
@@ -112,7 +114,8 @@ enum SharedMetrics {
         let database = try await Database.open(.sqlite(path: path), logger: Logger(label: "test"))
         let store = SQLStore(database: database)
         let router = buildRouter(
-            store: store, identity: IdentityService(store: store), dialect: .sqlite, readiness: Readiness(), registry: PrometheusCollectorRegistry()
+            store: store, identity: IdentityService(store: store), services: try await .detached(store: store), dialect: .sqlite,
+            readiness: Readiness(), registry: PrometheusCollectorRegistry()
         )
         let served = Set(
             router.routes.map { route in
@@ -245,7 +248,8 @@ struct HangingStore: Store {
         let readiness = Readiness()
         readiness.markReady()
         let router = buildRouter(
-            store: store, identity: IdentityService(store: store), dialect: .postgres, readiness: readiness,
+            store: store, identity: IdentityService(store: store), services: try await .detached(store: store), dialect: .postgres,
+            readiness: readiness,
             registry: PrometheusCollectorRegistry(), probeTimeout: .milliseconds(200)
         )
         try await Application(router: router).test(.router) { client in

@@ -54,13 +54,17 @@ enum TestApp {
     static func run(
         _ backend: Backend,
         dependencies: ApplicationDependencies = ApplicationDependencies(announceGeneratedKey: { _ in }),
+        mode: TestingSetup = .router,
+        configure: (inout WardenConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         let url = try backend.freshDatabaseURL()
         var logger = Logger(label: "warden.test")
         logger.logLevel = .warning
-        let app = try await buildApplication(configuration(databaseURL: url), logger: logger, dependencies: dependencies)
-        try await app.test(.router) { client in try await body(client) }
+        var configuration = configuration(databaseURL: url)
+        configure(&configuration)
+        let app = try await buildApplication(configuration, logger: logger, dependencies: dependencies)
+        try await app.test(mode) { client in try await body(client) }
         if case .sqlite(let path) = try DatabaseLocation(parsing: url) {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
@@ -83,6 +87,10 @@ extension TestClientProtocol {
 
 extension TestResponse {
     var text: String { String(buffer: body) }
+
+    func array(_ key: String) throws -> [[String: Any]] {
+        try #require(try object()[key] as? [[String: Any]], "no array '\(key)' in \(text)")
+    }
 
     func object() throws -> [String: Any] {
         let value = try JSONSerialization.jsonObject(with: Data(text.utf8))

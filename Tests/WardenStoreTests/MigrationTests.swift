@@ -20,12 +20,15 @@ import WardenCore
             #expect(try await migrator.up().isEmpty, "a second up applies nothing")
             try await insertTenant(database)
 
-            #expect(try await migrator.down(steps: 1) == [1])
+            let all = Migration.all.map(\.version)
+            #expect(try await migrator.down(steps: 1) == [all.last!])
+            #expect(try await migrator.currentVersion() == all.count - 1)
+            #expect(try await migrator.down(steps: all.count) == Array(all.dropLast().reversed()))
             #expect(try await migrator.currentVersion() == 0)
             await #expect(throws: (any Error).self, "tables are gone after down") { try await insertTenant(database) }
             #expect(try await migrator.down(steps: 3).isEmpty, "nothing left to revert")
 
-            #expect(try await migrator.up() == [1])
+            #expect(try await migrator.up() == all)
             try await insertTenant(database)
         }
     }

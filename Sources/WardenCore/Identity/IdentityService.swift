@@ -93,12 +93,14 @@ public struct IdentityService: Sendable {
 
     // MARK: Tenants
 
-    public func createTenant(by principal: Principal, slug: String, name: String?, reason: String?) async throws -> Tenant {
+    public func createTenant(
+        by principal: Principal, slug: String, name: String?, defaultEffect: DefaultEffect = .deny, reason: String?
+    ) async throws -> Tenant {
         try principal.require(.manageTenants)
         try Tenant.validate(slug: slug)
         let name = name ?? slug
         try Tenant.validate(name: name)
-        let tenant = Tenant(id: UUID(), slug: slug, name: name, createdAt: now())
+        let tenant = Tenant(id: UUID(), slug: slug, name: name, createdAt: now(), defaultEffect: defaultEffect)
         return try await store.write { repos in
             if try await repos.tenants.find(slug: slug) != nil {
                 throw WardenError(.tenantExists, "a tenant with slug '\(slug)' already exists")
@@ -107,11 +109,33 @@ public struct IdentityService: Sendable {
             try await repos.audit.append(
                 AuditEvent(
                     id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "tenant.created",
-                    target: "tenant:\(slug)", reason: reason, details: ["name": name], createdAt: tenant.createdAt
+                    target: "tenant:\(slug)", reason: reason, details: ["name": name, "default_effect": defaultEffect.rawValue],
+                    createdAt: tenant.createdAt
                 )
             )
             return tenant
         }
+    }
+
+    /// Changes the tenant's default effect (tenant admins and global admins), audited as `tenant.updated`.
+    public func updateTenant(by principal: Principal, slug: String, defaultEffect: DefaultEffect, reason: String?) async throws -> Tenant {
+        var tenant = try await self.tenant(slug: slug, for: principal)
+        guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may change a tenant's settings") }
+        guard tenant.defaultEffect != defaultEffect else { return tenant }
+        let previous = tenant.defaultEffect
+        tenant.defaultEffect = defaultEffect
+        let now = now()
+        try await store.write { [tenant] repos in
+            try await repos.tenants.update(defaultEffect: defaultEffect, tenantID: tenant.id)
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "tenant.updated", target: "tenant:\(slug)",
+                    reason: reason, details: ["default_effect": defaultEffect.rawValue, "previous_default_effect": previous.rawValue],
+                    createdAt: now
+                )
+            )
+        }
+        return tenant
     }
 
     public func listTenants(by principal: Principal, page: PageRequest) async throws -> Page<Tenant> {

@@ -17,14 +17,28 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageAPIKeys
     /// Read audit events.
     case readAudit
+    /// Create agents and issue and revoke their tokens.
+    case manageAgents
+    /// Read tools, agents and their state; follow the event stream.
+    case readTools
+    /// Register and change tools.
+    case manageTools
+    /// Kill and restore tools.
+    case operateKillSwitch
+    /// Ask for a decision on an agent's behalf (agents use their own tokens).
+    case decide
+    /// Read the decision log.
+    case readDecisions
 }
 
 extension Role {
     public var permissions: Set<Permission> {
         switch self {
-        case .admin: [.readTenant, .manageAPIKeys, .readAudit]
-        case .auditor: [.readTenant, .readAudit]
-        case .operator, .approver, .author: [.readTenant]
+        case .admin:
+            [.readTenant, .manageAPIKeys, .readAudit, .manageAgents, .readTools, .manageTools, .operateKillSwitch, .decide, .readDecisions]
+        case .operator: [.readTenant, .readTools, .manageTools, .operateKillSwitch, .readDecisions]
+        case .auditor: [.readTenant, .readAudit, .readTools, .readDecisions]
+        case .approver, .author: [.readTenant, .readTools, .readDecisions]
         }
     }
 }

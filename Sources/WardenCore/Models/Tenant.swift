@@ -6,12 +6,15 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var slug: String
     public var name: String
     public var createdAt: Date
+    /// The effect when no policy decides: `deny` unless the tenant chose `allow`.
+    public var defaultEffect: DefaultEffect
 
-    public init(id: UUID, slug: String, name: String, createdAt: Date) {
+    public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny) {
         self.id = id
         self.slug = slug
         self.name = name
         self.createdAt = createdAt
+        self.defaultEffect = defaultEffect
     }
 }
 

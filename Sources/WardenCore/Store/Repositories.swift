@@ -10,6 +10,60 @@ public protocol TenantRepository: Sendable {
     func list(_ page: PageRequest) async throws -> Page<Tenant>
     /// The slugs of the given tenants, in one query; unknown ids are left out.
     func slugs(ids: some Collection<UUID> & Sendable) async throws -> [UUID: String]
+    func update(defaultEffect: DefaultEffect, tenantID: UUID) async throws
+    /// Takes the tenant's next event sequence number (locks the tenant row until the transaction ends).
+    func nextEventSequence(tenantID: UUID) async throws -> Int64
+}
+
+public protocol AgentRepository: Sendable {
+    /// Throws `agent_exists` if the tenant already has an agent with this id.
+    func insert(_ agent: Agent) async throws
+    func find(tenantID: UUID, agentID: String) async throws -> Agent?
+    func all(tenantID: UUID) async throws -> [Agent]
+    func list(tenantID: UUID, _ page: PageRequest) async throws -> Page<Agent>
+}
+
+public protocol AgentTokenRepository: Sendable {
+    func insert(_ token: AgentToken) async throws
+    func find(id: UUID) async throws -> AgentToken?
+    func markRevoked(id: UUID, at: Date) async throws
+    /// Ids of revoked tokens that have not expired yet: the only ones a revocation list must hold.
+    func revokedUnexpired(now: Date) async throws -> [UUID]
+}
+
+public protocol ToolRepository: Sendable {
+    /// Throws `tool_exists` if the tenant already has a tool with this name.
+    func insert(_ tool: Tool) async throws
+    func update(_ tool: Tool) async throws
+    func find(tenantID: UUID, name: String) async throws -> Tool?
+    func all(tenantID: UUID) async throws -> [Tool]
+    func list(tenantID: UUID, _ page: PageRequest) async throws -> Page<Tool>
+    func acks(toolID: UUID) async throws -> [AdapterAck]
+    func acks(toolIDs: [UUID]) async throws -> [UUID: [AdapterAck]]
+    /// Records the adapter's latest acknowledgement, replacing an older one.
+    func upsert(_ ack: AdapterAck) async throws
+}
+
+public protocol EventRepository: Sendable {
+    func insert(_ event: TenantEvent) async throws
+    /// Events with a sequence number above `after`, oldest first.
+    func list(tenantID: UUID, after: Int64, limit: Int) async throws -> [TenantEvent]
+}
+
+public protocol DecisionRepository: Sendable {
+    /// Inserts the records; a record whose id already exists is skipped, so a retried batch never logs twice.
+    func insert(_ records: [DecisionRecord]) async throws
+    func find(tenantID: UUID, id: UUID) async throws -> DecisionRecord?
+    func list(_ query: DecisionQuery, _ page: PageRequest) async throws -> Page<DecisionRecord>
+    func count(tenantID: UUID) async throws -> Int
+}
+
+/// Private keys Warden signs with (agent tokens). See docs: kept in the database so replicas share them.
+public protocol SigningKeyRepository: Sendable {
+    /// The key for `purpose` as (key id, raw private key bytes).
+    func find(purpose: String) async throws -> (id: String, key: [UInt8])?
+    /// Inserts the key unless one exists for the purpose; returns whichever is stored.
+    func insertIfAbsent(purpose: String, id: String, key: [UInt8], at: Date) async throws -> (id: String, key: [UInt8])
 }
 
 public protocol APIKeyRepository: Sendable {
@@ -48,11 +102,27 @@ public struct Repositories: Sendable {
     public var tenants: any TenantRepository
     public var apiKeys: any APIKeyRepository
     public var audit: any AuditEventRepository
+    public var agents: any AgentRepository
+    public var agentTokens: any AgentTokenRepository
+    public var tools: any ToolRepository
+    public var events: any EventRepository
+    public var decisions: any DecisionRepository
+    public var signingKeys: any SigningKeyRepository
 
-    public init(tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository) {
+    public init(
+        tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
+        agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
+        signingKeys: any SigningKeyRepository
+    ) {
         self.tenants = tenants
         self.apiKeys = apiKeys
         self.audit = audit
+        self.agents = agents
+        self.agentTokens = agentTokens
+        self.tools = tools
+        self.events = events
+        self.decisions = decisions
+        self.signingKeys = signingKeys
     }
 }
 

@@ -65,8 +65,23 @@ public func buildApplication(
         case .alreadyBootstrapped:
             break
         }
+        let snapshots = SnapshotStore(store: store)
+        try await snapshots.preload()
+        let authority = try await loadTokenAuthority(store: store, clock: dependencies.clock)
+        let agents = AgentService(store: store, snapshots: snapshots, authority: authority, clock: dependencies.clock)
+        try await agents.loadRevocations()
+        let hub = EventHub()
+        let decisionLog = GroupCommitDecisionLog(store: store, logger: logger)
+        let services = DecisionPathServices(
+            snapshots: snapshots, agents: agents,
+            tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
+            decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock), hub: hub,
+            eventHeartbeat: configuration.eventHeartbeat
+        )
         let readiness = Readiness()
-        let router = buildRouter(store: store, identity: identity, dialect: database.dialect, readiness: readiness, registry: dependencies.registry)
+        let router = buildRouter(
+            store: store, identity: identity, services: services, dialect: database.dialect, readiness: readiness, registry: dependencies.registry
+        )
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "warden"),
@@ -84,7 +99,8 @@ public func buildApplication(
             },
             logger: logger
         )
-        app.addServices(DatabaseCloser(database: database, logger: logger))
+        // Shut down in reverse order: the server drains first, then the decision log, then the database.
+        app.addServices(DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog))
         return app
     } catch {
         await database.close()
@@ -94,8 +110,8 @@ public func buildApplication(
 
 /// The router with every route Warden serves. Separate from `buildApplication` so tests can list its routes.
 func buildRouter(
-    store: any Store, identity: IdentityService, dialect: Database.Dialect, readiness: Readiness, registry: PrometheusCollectorRegistry,
-    probeTimeout: Duration = .seconds(2)
+    store: any Store, identity: IdentityService, services: DecisionPathServices, dialect: Database.Dialect, readiness: Readiness,
+    registry: PrometheusCollectorRegistry, probeTimeout: Duration = .seconds(2)
 ) -> Router<WardenRequestContext> {
     let router = Router(context: WardenRequestContext.self)
     // Metrics outermost, so they record the status the error middleware chose, not a thrown error.
@@ -103,20 +119,80 @@ func buildRouter(
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: RequestLogMiddleware())
     HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry, probeTimeout: probeTimeout).addRoutes(to: router)
-    let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity))
-    TenantController(identity: identity).addRoutes(to: v1)
+    let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity, agents: services.agents))
+    let scope = TenantScope(identity: identity, snapshots: services.snapshots)
+    TenantController(identity: identity, snapshots: services.snapshots).addRoutes(to: v1)
     APIKeyController(identity: identity, store: store).addRoutes(to: v1)
     AuditController(identity: identity, store: store).addRoutes(to: v1)
+    AgentController(scope: scope, agents: services.agents).addRoutes(to: v1)
+    ToolController(scope: scope, tools: services.tools).addRoutes(to: v1)
+    EventController(scope: scope, store: store, hub: services.hub, heartbeat: services.eventHeartbeat).addRoutes(to: v1)
+    DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store).addRoutes(to: v1)
     return router
 }
 
-/// Closes the database once the server has stopped taking requests.
+/// The services of the hot path, built once in `buildApplication`.
+struct DecisionPathServices: Sendable {
+    var snapshots: SnapshotStore
+    var agents: AgentService
+    var tools: ToolService
+    var decisions: DecisionService
+    var hub: EventHub
+    var eventHeartbeat: Duration
+}
+
+extension DecisionPathServices {
+    /// Services over `store` with a throwaway signing key and a decision log that nobody runs; for
+    /// tests that only need the router's shape or its health endpoints.
+    static func detached(store: any Store) async throws -> DecisionPathServices {
+        let clock = SystemClock()
+        let logger = Logger(label: "warden.detached")
+        let snapshots = SnapshotStore(store: store)
+        let authority = try await AgentTokenAuthority(keyID: "detached", privateKey: AgentTokenAuthority.generateKey())
+        let hub = EventHub()
+        return DecisionPathServices(
+            snapshots: snapshots, agents: AgentService(store: store, snapshots: snapshots, authority: authority, clock: clock),
+            tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
+            decisions: DecisionService(snapshots: snapshots, log: GroupCommitDecisionLog(store: store, logger: logger), clock: clock), hub: hub,
+            eventHeartbeat: .seconds(15)
+        )
+    }
+}
+
+/// The agent-token signing key: generated on first start and kept in the database, so every
+/// replica and every restart verifies the same tokens.
+func loadTokenAuthority(store: any Store, clock: any WallClock) async throws -> AgentTokenAuthority {
+    let generated = AgentTokenAuthority.generateKey()
+    let keyID = "agent-\(UUID().uuidString.lowercased().prefix(8))"
+    let now = Timestamp.truncated(clock.now())
+    let stored = try await store.write { repos in
+        try await repos.signingKeys.insertIfAbsent(purpose: AgentTokenAuthority.keyPurpose, id: keyID, key: generated, at: now)
+    }
+    return try await AgentTokenAuthority(keyID: stored.id, privateKey: stored.key)
+}
+
+/// Runs the decision log writer; on shutdown it stops taking records and writes what it holds.
+struct DecisionLogService: Service {
+    let log: GroupCommitDecisionLog
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await log.run()
+        } onGracefulShutdown: {
+            log.close()
+        }
+    }
+}
+
+/// Closes the database once the server has stopped taking requests and the decision log is written.
 struct DatabaseCloser: Service {
     let database: Database
+    let hub: EventHub
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
+        hub.close()
         await database.close()
         logger.info("control_plane.shutdown")
     }

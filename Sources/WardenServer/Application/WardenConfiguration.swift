@@ -16,6 +16,8 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// Apply pending migrations at start.
     public var migrate: Bool = true
+    /// How often an idle event stream sends a heartbeat comment (`WARDEN_EVENT_HEARTBEAT_SECONDS`).
+    public var eventHeartbeat: Duration = .seconds(15)
 
     public init() {}
 
@@ -93,6 +95,12 @@ public struct WardenConfiguration: Sendable, Equatable {
             logLevel: environment["WARDEN_LOG_LEVEL"], migrate: migrate, source: "environment"
         )
         if let token = environment["WARDEN_ADMIN_TOKEN"], !token.isEmpty { configuration.adminToken = token }
+        if let text = environment["WARDEN_EVENT_HEARTBEAT_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
+                throw WardenError(.invalidField, "WARDEN_EVENT_HEARTBEAT_SECONDS must be a number of seconds from 0.05 to 3600")
+            }
+            configuration.eventHeartbeat = .milliseconds(Int64(seconds * 1000))
+        }
         try configuration.apply(
             host: overrides.host, port: overrides.port, databaseURL: overrides.databaseURL, logLevel: overrides.logLevel,
             migrate: overrides.migrate, source: "command line"

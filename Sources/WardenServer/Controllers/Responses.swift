@@ -7,10 +7,12 @@ struct TenantResponse: Codable, Equatable {
     var slug: String
     var name: String
     var createdAt: String
+    var defaultEffect: String
 
     enum CodingKeys: String, CodingKey {
         case id, slug, name
         case createdAt = "created_at"
+        case defaultEffect = "default_effect"
     }
 
     init(_ tenant: Tenant) {
@@ -18,6 +20,7 @@ struct TenantResponse: Codable, Equatable {
         self.slug = tenant.slug
         self.name = tenant.name
         self.createdAt = Timestamp.format(tenant.createdAt)
+        self.defaultEffect = tenant.defaultEffect.rawValue
     }
 }
 

@@ -3,11 +3,12 @@ import Hummingbird
 import Logging
 import WardenCore
 
-/// Requires `Authorization: Bearer <key>` and resolves it to a principal.
+/// Requires `Authorization: Bearer <credential>`: an API key (`wdn_…`) or an agent token (a JWT).
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = WardenRequestContext
 
     let identity: IdentityService
+    let agents: AgentService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -18,9 +19,16 @@ struct AuthMiddleware: RouterMiddleware {
             throw WardenError(.unauthenticated, "authorization header must be 'Bearer <key>'")
         }
         var context = context
-        let principal = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces))
-        context.principal = principal
-        context.logger[metadataKey: "auth.key_id"] = "\(principal.keyID.uuidString.lowercased())"
+        let credential = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        if AgentTokenAuthority.looksLikeToken(credential) {
+            let agent = try await agents.authenticate(token: credential)
+            context.agent = agent
+            context.logger[metadataKey: "auth.token_id"] = "\(agent.tokenID.uuidString.lowercased())"
+        } else {
+            let principal = try await identity.authenticate(secret: credential)
+            context.principal = principal
+            context.logger[metadataKey: "auth.key_id"] = "\(principal.keyID.uuidString.lowercased())"
+        }
         return try await next(request, context)
     }
 }

@@ -32,8 +32,27 @@ enum JSONBody {
             throw WardenError(.payloadTooLarge, "request body is larger than 1 MiB")
         }
         guard buffer.readableBytes > 0 else { throw WardenError(.malformedJSON, "request body must be a JSON object") }
+        return try decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// Like `decode`, but an empty body is `nil` instead of an error.
+    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request, context: WardenRequestContext) async throws -> T? {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
+            throw WardenError(.payloadTooLarge, "request body is larger than 1 MiB")
+        }
+        let buffer: ByteBuffer
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw WardenError(.payloadTooLarge, "request body is larger than 1 MiB")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        return try decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
             throw describe(error)
         }

@@ -23,6 +23,7 @@ public struct Migration: Sendable {
 extension Migration {
     /// Every migration, in order. Append only: never edit one that has shipped.
     public static let all: [Migration] = [
-        .identity
+        .identity,
+        .decisionPath,
     ]
 }

@@ -22,7 +22,11 @@ public struct SQLStore: Store {
     }
 
     static func repositories(_ db: any SQLDatabase) -> Repositories {
-        Repositories(tenants: SQLTenantRepository(db: db), apiKeys: SQLAPIKeyRepository(db: db), audit: SQLAuditEventRepository(db: db))
+        Repositories(
+            tenants: SQLTenantRepository(db: db), apiKeys: SQLAPIKeyRepository(db: db), audit: SQLAuditEventRepository(db: db),
+            agents: SQLAgentRepository(db: db), agentTokens: SQLAgentTokenRepository(db: db), tools: SQLToolRepository(db: db),
+            events: SQLEventRepository(db: db), decisions: SQLDecisionRepository(db: db), signingKeys: SQLSigningKeyRepository(db: db)
+        )
     }
 }
 

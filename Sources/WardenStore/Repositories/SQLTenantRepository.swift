@@ -5,13 +5,15 @@ import WardenCore
 struct SQLTenantRepository: TenantRepository {
     let db: any SQLDatabase
 
+    static let columns = ["id", "slug", "name", "created_at", "default_effect"]
+
     func insert(_ tenant: Tenant) async throws {
         do {
             try await db.insert(into: "tenants")
-                .columns("id", "slug", "name", "created_at")
+                .columns("id", "slug", "name", "created_at", "default_effect")
                 .values(
                     SQLBind(tenant.id.uuidString.lowercased()), SQLBind(tenant.slug), SQLBind(tenant.name),
-                    SQLBind(Timestamp.format(tenant.createdAt))
+                    SQLBind(Timestamp.format(tenant.createdAt)), SQLBind(tenant.defaultEffect.rawValue)
                 )
                 .run()
         } catch  where StoreError.isUniqueViolation(error) {
@@ -20,17 +22,17 @@ struct SQLTenantRepository: TenantRepository {
     }
 
     func find(slug: String) async throws -> Tenant? {
-        try await db.select().columns("id", "slug", "name", "created_at").from("tenants")
+        try await db.select().columns(Self.columns).from("tenants")
             .where("slug", .equal, slug).first().map(Self.decode)
     }
 
     func find(id: UUID) async throws -> Tenant? {
-        try await db.select().columns("id", "slug", "name", "created_at").from("tenants")
+        try await db.select().columns(Self.columns).from("tenants")
             .where("id", .equal, id.uuidString.lowercased()).first().map(Self.decode)
     }
 
     func list(_ page: PageRequest) async throws -> Page<Tenant> {
-        let rows = try await db.select().columns("id", "slug", "name", "created_at").from("tenants")
+        let rows = try await db.select().columns(Self.columns).from("tenants")
             .page(page, descending: false).all()
         return Page(fetched: try rows.map(Self.decode), limit: page.limit) {
             Cursor(createdAt: Timestamp.format($0.createdAt), id: $0.id.uuidString.lowercased())
@@ -46,12 +48,28 @@ struct SQLTenantRepository: TenantRepository {
         return slugs
     }
 
+    func update(defaultEffect: DefaultEffect, tenantID: UUID) async throws {
+        try await db.update("tenants").set("default_effect", to: defaultEffect.rawValue)
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
+    func nextEventSequence(tenantID: UUID) async throws -> Int64 {
+        let row = try await db.raw(
+            "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = \(bind: tenantID.uuidString.lowercased()) RETURNING event_seq"
+        ).first()
+        guard let row else { throw WardenError(.tenantNotFound, "tenant not found") }
+        return try row.decode(column: "event_seq", as: Int64.self)
+    }
+
     static func decode(_ row: any SQLRow) throws -> Tenant {
-        Tenant(
+        let effectText = try row.decode(column: "default_effect", as: String.self)
+        guard let effect = DefaultEffect(rawValue: effectText) else { throw StoreError(message: "tenants.default_effect holds an unknown effect") }
+        return Tenant(
             id: try row.decodeUUID("id"),
             slug: try row.decode(column: "slug", as: String.self),
             name: try row.decode(column: "name", as: String.self),
-            createdAt: try row.decodeDate("created_at")
+            createdAt: try row.decodeDate("created_at"),
+            defaultEffect: effect
         )
     }
 }

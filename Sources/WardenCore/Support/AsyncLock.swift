@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A fair async mutual-exclusion lock: waiters resume in arrival order.
-final class AsyncLock: Sendable {
+public final class AsyncLock: Sendable {
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -9,9 +9,9 @@ final class AsyncLock: Sendable {
 
     private let state = Mutex(State())
 
-    init() {}
+    public init() {}
 
-    func withLock<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+    public func withLock<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
         await acquire()
         defer { release() }
         return try await body()

@@ -1,0 +1,91 @@
+public import Foundation
+
+/// What Warden answers.
+public enum Effect: String, Sendable, Codable, CaseIterable {
+    case allow
+    case deny
+    case requireApproval = "require_approval"
+}
+
+/// The answer when no policy decides.
+public enum DefaultEffect: String, Sendable, Codable, CaseIterable {
+    case allow
+    case deny
+
+    public var effect: Effect { self == .allow ? .allow : .deny }
+}
+
+/// Stable reason codes for short-circuit answers.
+public enum DecisionReason {
+    public static let unknownTool = "unknown_tool"
+    public static let toolDisabled = "tool_disabled"
+    public static let capabilityViolation = "capability_violation"
+    public static let defaultAllow = "default_allow"
+    public static let defaultDeny = "default_deny"
+    public static let approvalRequired = "approval_required"
+}
+
+/// The durable record of one decision.
+public struct DecisionRecord: Sendable, Equatable {
+    public var id: UUID
+    public var tenantID: UUID
+    public var agentID: String
+    public var tool: String
+    public var action: String
+    /// The caller's input, as compact JSON.
+    public var input: String
+    public var effect: Effect
+    public var reasons: [String]
+    /// The deciding bundle's version; `nil` while the tenant has no policy.
+    public var bundle: String?
+    public var runID: String?
+    public var cost: Double?
+    /// Time spent deciding, before the record was written.
+    public var evaluatedNanoseconds: Int64
+    public var createdAt: Date
+    public var traceID: String?
+
+    public init(
+        id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: String, effect: Effect, reasons: [String],
+        bundle: String?, runID: String?, cost: Double?, evaluatedNanoseconds: Int64, createdAt: Date, traceID: String?
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.agentID = agentID
+        self.tool = tool
+        self.action = action
+        self.input = input
+        self.effect = effect
+        self.reasons = reasons
+        self.bundle = bundle
+        self.runID = runID
+        self.cost = cost
+        self.evaluatedNanoseconds = evaluatedNanoseconds
+        self.createdAt = createdAt
+        self.traceID = traceID
+    }
+}
+
+/// Filters for decision listings; newest first.
+public struct DecisionQuery: Sendable, Equatable {
+    public var tenantID: UUID
+    public var effect: Effect?
+    public var tool: String?
+    public var agentID: String?
+    public var since: Date?
+    public var until: Date?
+
+    public init(tenantID: UUID, effect: Effect? = nil, tool: String? = nil, agentID: String? = nil, since: Date? = nil, until: Date? = nil) {
+        self.tenantID = tenantID
+        self.effect = effect
+        self.tool = tool
+        self.agentID = agentID
+        self.since = since
+        self.until = until
+    }
+}
+
+/// Where decision records go. `append` returns only once the record is durable.
+public protocol DecisionLog: Sendable {
+    func append(_ record: DecisionRecord) async throws
+}

@@ -1,0 +1,65 @@
+public import Foundation
+import Metrics
+
+/// The hot path: snapshot, engine, durable record, answer.
+public struct DecisionService: Sendable {
+    let snapshots: SnapshotStore
+    let log: any DecisionLog
+    let clock: any WallClock
+    private let counters: [Effect: Counter]
+    private let capabilityViolations: Counter
+    private let duration: Metrics.Timer
+
+    public init(snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock) {
+        self.snapshots = snapshots
+        self.log = log
+        self.clock = clock
+        var counters: [Effect: Counter] = [:]
+        for effect in Effect.allCases {
+            counters[effect] = Counter(label: "warden_policy_decisions_total", dimensions: [("decision", effect.rawValue)])
+        }
+        self.counters = counters
+        self.capabilityViolations = Counter(label: "warden_capability_violations_total")
+        self.duration = Metrics.Timer(label: "warden_decision_duration_seconds", preferredDisplayUnit: .seconds)
+    }
+
+    public static func validate(_ request: DecisionRequest) throws(WardenError) {
+        try Tool.validate(text: request.tool, field: "tool", max: 100)
+        guard !request.tool.isEmpty else { throw WardenError(.invalidField, "tool must not be empty") }
+        guard !request.action.isEmpty, request.action.count <= 100 else { throw WardenError(.invalidField, "action must be 1 to 100 characters") }
+        try Tool.validate(text: request.runID, field: "run_id", max: 200)
+        if let cost = request.cost, !(cost.isFinite && cost >= 0) {
+            throw WardenError(.invalidField, "cost must be a finite number of at least 0")
+        }
+        guard request.input.depth <= 64 else { throw WardenError(.invalidField, "input nests deeper than 64 levels") }
+    }
+
+    /// Decides for `agentID` of the tenant and returns the record once it is durable.
+    public func decide(tenantID: UUID, agentID: String, _ request: DecisionRequest, traceID: String? = nil) async throws -> DecisionRecord {
+        let start = ContinuousClock.now
+        try Self.validate(request)
+        let snapshot = try await snapshots.snapshot(tenantID: tenantID)
+        guard let agent = snapshot.agents[agentID] else {
+            throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
+        }
+        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot)
+        let evaluated = ContinuousClock.now - start
+        let record = DecisionRecord(
+            id: UUID(), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action, input: request.input.canonicalText,
+            effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, runID: request.runID, cost: request.cost,
+            evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(clock.now()), traceID: traceID
+        )
+        try await log.append(record)
+        counters[outcome.effect]?.increment()
+        if outcome.isCapabilityViolation { capabilityViolations.increment() }
+        duration.recordNanoseconds(Int64(clamping: (ContinuousClock.now - start).nanoseconds))
+        return record
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,131 @@
+public import Foundation
+import Synchronization
+
+/// Everything the hot path needs to decide for one tenant, immutable. Writers build a new snapshot
+/// and swap it in; a decision reads one snapshot and never the database.
+public struct TenantSnapshot: Sendable {
+    public struct ToolEntry: Sendable {
+        public var tool: Tool
+        public var capabilities: Set<String>
+
+        public init(_ tool: Tool) {
+            self.tool = tool
+            self.capabilities = Set(tool.capabilities)
+        }
+    }
+
+    public var tenant: Tenant
+    public var tools: [String: ToolEntry]
+    public var agents: [String: Agent]
+
+    public init(tenant: Tenant, tools: [Tool], agents: [Agent]) {
+        self.tenant = tenant
+        self.tools = Dictionary(tools.map { ($0.name, ToolEntry($0)) }, uniquingKeysWith: { first, _ in first })
+        self.agents = Dictionary(agents.map { ($0.agentID, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+/// The current snapshot of every tenant this process has served.
+///
+/// Reads take a lock only long enough to copy one value out of a dictionary. Committed changes are
+/// applied to the cached snapshot directly (no database read, so they cannot fail after the commit).
+/// A load from the database that raced with such a change is discarded and read again, so a stale
+/// read never replaces a newer state.
+public final class SnapshotStore: Sendable {
+    private struct State {
+        var snapshots: [UUID: TenantSnapshot] = [:]
+        var slugs: [String: UUID] = [:]
+        /// Bumped by every applied change; a load installs only if it did not change meanwhile.
+        var generations: [UUID: Int] = [:]
+    }
+
+    private let store: any Store
+    private let state = Mutex(State())
+
+    public init(store: any Store) {
+        self.store = store
+    }
+
+    /// The tenant's snapshot, loaded from the database on first use.
+    public func snapshot(tenantID: UUID) async throws -> TenantSnapshot {
+        if let cached = state.withLock({ $0.snapshots[tenantID] }) { return cached }
+        return try await refresh(tenantID: tenantID)
+    }
+
+    public func snapshot(slug: String) async throws -> TenantSnapshot? {
+        if let id = state.withLock({ $0.slugs[slug] }) { return try await snapshot(tenantID: id) }
+        guard let tenant = try await store.read({ try await $0.tenants.find(slug: slug) }) else { return nil }
+        return try await snapshot(tenantID: tenant.id)
+    }
+
+    /// The cached snapshot, without loading.
+    public func cached(tenantID: UUID) -> TenantSnapshot? {
+        state.withLock { $0.snapshots[tenantID] }
+    }
+
+    /// Reads the tenant's snapshot from the database and installs it.
+    @discardableResult
+    public func refresh(tenantID: UUID) async throws -> TenantSnapshot {
+        for _ in 0..<10 {
+            let generation = state.withLock { $0.generations[tenantID, default: 0] }
+            let loaded = try await store.read { repos -> TenantSnapshot? in
+                guard let tenant = try await repos.tenants.find(id: tenantID) else { return nil }
+                let tools = try await repos.tools.all(tenantID: tenantID)
+                let agents = try await repos.agents.all(tenantID: tenantID)
+                return TenantSnapshot(tenant: tenant, tools: tools, agents: agents)
+            }
+            guard let loaded else { throw WardenError(.tenantNotFound, "tenant not found") }
+            let installed = state.withLock { state -> Bool in
+                guard state.generations[tenantID, default: 0] == generation else { return false }
+                state.snapshots[tenantID] = loaded
+                state.slugs[loaded.tenant.slug] = tenantID
+                return true
+            }
+            if installed { return loaded }
+        }
+        throw WardenError(.databaseUnavailable, "tenant state kept changing while it was being loaded; try again")
+    }
+
+    // MARK: Applying committed changes
+
+    /// Puts a committed tool into the cached snapshot. A change that arrives out of order (an older
+    /// state version, or an older update of the same version) is ignored.
+    public func apply(_ tool: Tool) {
+        mutate(tool.tenantID) { snapshot in
+            if let current = snapshot.tools[tool.name]?.tool {
+                let newer =
+                    tool.stateVersion > current.stateVersion || (tool.stateVersion == current.stateVersion && tool.updatedAt >= current.updatedAt)
+                guard newer else { return }
+            }
+            snapshot.tools[tool.name] = TenantSnapshot.ToolEntry(tool)
+        }
+    }
+
+    public func apply(_ agent: Agent) {
+        mutate(agent.tenantID) { $0.agents[agent.agentID] = agent }
+    }
+
+    public func apply(_ tenant: Tenant) {
+        mutate(tenant.id) { $0.tenant = tenant }
+    }
+
+    private func mutate(_ tenantID: UUID, _ change: (inout TenantSnapshot) -> Void) {
+        state.withLock { state in
+            state.generations[tenantID, default: 0] += 1
+            guard var snapshot = state.snapshots[tenantID] else { return }
+            change(&snapshot)
+            state.snapshots[tenantID] = snapshot
+        }
+    }
+
+    /// Loads every tenant, so the first decision of each is as fast as the rest.
+    public func preload() async throws {
+        var page = PageRequest(limit: PageRequest.maximumLimit)
+        while true {
+            let result = try await store.read { [page] in try await $0.tenants.list(page) }
+            for tenant in result.items { try await refresh(tenantID: tenant.id) }
+            guard let next = result.nextCursor else { return }
+            page = PageRequest(limit: PageRequest.maximumLimit, after: try Cursor.decode(next))
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import WardenCore
+
+/// `POST /v1/decide` and the decision log.
+struct DecisionController {
+    let scope: TenantScope
+    let decisions: DecisionService
+    let snapshots: SnapshotStore
+    let store: any Store
+
+    struct DecideRequest: Decodable {
+        var tool: String
+        var action: String
+        var input: JSONValue?
+        var runID: String?
+        var cost: Double?
+        var tenant: String?
+        var agent: String?
+
+        enum CodingKeys: String, CodingKey {
+            case tool, action, input, cost, tenant, agent
+            case runID = "run_id"
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<WardenRequestContext>) {
+        group.post("/decide", use: decide)
+        group.get("/tenants/{tenant}/decisions", use: list)
+        group.get("/tenants/{tenant}/decisions/{id}", use: show)
+    }
+
+    @Sendable func decide(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(DecideRequest.self, from: request, context: context)
+        let tenantID: UUID
+        let agentID: String
+        if let agent = context.agent {
+            if let agentName = body.agent, agentName != agent.agentID {
+                throw WardenError(.forbidden, "an agent token decides for its own agent only")
+            }
+            let snapshot = try await snapshots.snapshot(tenantID: agent.tenantID)
+            if let slug = body.tenant, slug != snapshot.tenant.slug {
+                throw WardenError(.forbidden, "an agent token decides for its own tenant only")
+            }
+            tenantID = agent.tenantID
+            agentID = agent.agentID
+        } else {
+            let principal = try context.caller()
+            guard let slug = body.tenant, let agentName = body.agent else {
+                throw WardenError(.missingField, "an API key must name 'tenant' and 'agent'; agents use their own token")
+            }
+            guard let snapshot = try await snapshots.snapshot(slug: slug), principal.canSee(tenantID: snapshot.tenant.id) else {
+                throw WardenError(.tenantNotFound, "tenant '\(slug)' not found")
+            }
+            try principal.require(.decide)
+            tenantID = snapshot.tenant.id
+            agentID = agentName
+        }
+        let decisionRequest = DecisionRequest(
+            tool: body.tool, action: body.action, input: body.input ?? .object([:]), runID: body.runID, cost: body.cost)
+        let record = try await decisions.decide(
+            tenantID: tenantID, agentID: agentID, decisionRequest, traceID: Self.traceID(request.headers[HTTPField.Name("traceparent")!])
+        )
+        if context.logger.logLevel <= .debug {
+            context.logger.debug(
+                "policy.decision",
+                metadata: [
+                    "decision_id": "\(record.id.uuidString.lowercased())", "agent": "\(agentID)", "tool": "\(record.tool)",
+                    "effect": "\(record.effect.rawValue)", "reasons": "\(record.reasons.joined(separator: ","))",
+                ]
+            )
+        }
+        return JSONBody.response(status: .ok, Render.decisionAnswer(record))
+    }
+
+    @Sendable func list(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let page = try PageRequest(limit: request.query("limit"), cursor: request.query("cursor"))
+        let query = DecisionQuery(
+            tenantID: UUID(), effect: try request.queryEnum("effect", as: Effect.self), tool: request.query("tool"),
+            agentID: request.query("agent"), since: try request.queryTime("since"), until: try request.queryTime("until")
+        )
+        let (tenant, _) = try await scope.tenant(context, .readDecisions)
+        var scoped = query
+        scoped.tenantID = tenant.id
+        let result = try await store.read { [scoped] in try await $0.decisions.list(scoped, page) }
+        return JSONBody.response(
+            status: .ok, Render.list(result.items.map { Render.decision($0, tenantSlug: tenant.slug) }, next: result.nextCursor)
+        )
+    }
+
+    @Sendable func show(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, _) = try await scope.tenant(context, .readDecisions)
+        let text = try context.parameters.require("id")
+        guard let id = UUID(uuidString: text) else { throw WardenError(.decisionNotFound, "decision '\(text)' not found") }
+        let tenantID = tenant.id
+        guard let record = try await store.read({ try await $0.decisions.find(tenantID: tenantID, id: id) }) else {
+            throw WardenError(.decisionNotFound, "decision '\(text)' not found")
+        }
+        return JSONBody.response(status: .ok, Render.decision(record, tenantSlug: tenant.slug))
+    }
+
+    /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed.
+    static func traceID(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: "-")
+        guard parts.count == 4, parts[1].count == 32, parts[1].allSatisfy(\.isHexDigit), parts[1] != String(repeating: "0", count: 32) else {
+            return nil
+        }
+        return String(parts[1]).lowercased()
+    }
+}
