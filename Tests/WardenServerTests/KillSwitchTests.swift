@@ -139,7 +139,8 @@ import Testing
 @Suite struct EventStreamTests {
     @Test(arguments: Backend.available)
     func followResumeAndHeartbeat(_ backend: Backend) async throws {
-        try await TestApp.run(backend, mode: .live, configure: { $0.eventHeartbeat = .milliseconds(200) }) { client in
+        let fastHeartbeat: (inout WardenConfiguration) -> Void = { $0.eventHeartbeat = .milliseconds(200) }
+        try await TestApp.run(backend, mode: .live, configure: fastHeartbeat) { client in
             let demo = try await Demo.setUp(client)
             let port = try #require(client.port)
             // Registering the tool was event 1. Follow from the start and watch a kill arrive live.
