@@ -26,6 +26,21 @@ struct ClientOptions: ParsableArguments {
     /// Sends a request and returns the decoded JSON object; a non-2xx answer becomes a `CLIError`
     /// carrying the server's error code and message.
     func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil) async throws -> Any {
+        try await callWithStatus(method, path, query: query, body: body).json
+    }
+
+    /// A failed call: the HTTP status and Warden's error code.
+    struct Failure: Error {
+        var status: Int
+        var code: String
+        var message: String
+    }
+
+    /// Like `call`, but answers with the status; errors from the server are `CLIError`s whose
+    /// `failure` carries status and code so callers can tell "already exists" from a real failure.
+    func callWithStatus(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil
+    ) async throws -> (status: Int, json: Any) {
         guard let bearer else { throw CLIError("no API key: pass --token or set WARDEN_TOKEN") }
         var components = URLComponents(string: baseURL + path)
         if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
@@ -53,11 +68,13 @@ struct ClientOptions: ParsableArguments {
                 let code = error["code"] as? String ?? "error"
                 let message = error["message"] as? String ?? ""
                 let requestID = (error["request_id"] as? String).map { " (request \($0))" } ?? ""
-                throw CLIError("\(response.status.code) \(code): \(message)\(requestID)")
+                var error = CLIError("\(response.status.code) \(code): \(message)\(requestID)")
+                error.failure = Failure(status: Int(response.status.code), code: code, message: message)
+                throw error
             }
             throw CLIError("server answered \(response.status.code)")
         }
-        return json ?? [:]
+        return (Int(response.status.code), json ?? [:])
     }
 
     /// Prints an object or list in the chosen format.
@@ -88,6 +105,10 @@ enum Table {
         case nil, is NSNull: return "-"
         case let string as String: return string
         case let number as NSNumber: return number.stringValue
+        case let array as [Any]: return array.isEmpty ? "-" : array.map { cell($0) }.joined(separator: ",")
+        case let object as [String: Any]:
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            return String(decoding: data, as: UTF8.self)
         default: return "\(value!)"
         }
     }

@@ -7,7 +7,10 @@ struct Warden: AsyncParsableCommand {
         commandName: "warden",
         abstract: "Warden: a governance control plane for AI agents.",
         version: "0.1.0",
-        subcommands: [Serve.self, Migrate.self, Tenants.self, APIKeys.self]
+        subcommands: [
+            Serve.self, Migrate.self, Seed.self, Tenants.self, APIKeys.self, Agents.self, Tools.self, Kill.self, Restore.self, Decide.self,
+            Decisions.self, Chaos.self,
+        ]
     )
 
     /// Exit status: 0 success, 1 failure, 2 usage.
@@ -19,6 +22,9 @@ struct Warden: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode where exit.rawValue > 2 {
+            // Answers such as "deny" (3) and "require_approval" (4), after the answer was printed.
+            Foundation.exit(exit.rawValue)
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             Foundation.exit(1)
@@ -38,5 +44,7 @@ struct Warden: AsyncParsableCommand {
 /// A failure reported to the user as `error: <message>` with exit status 1.
 struct CLIError: Error {
     var message: String
+    /// The server's answer, when the error came from one.
+    var failure: ClientOptions.Failure?
     init(_ message: String) { self.message = message }
 }
