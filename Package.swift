@@ -11,7 +11,9 @@ let package = Package(
     name: "Warden",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "warden", targets: ["warden"])
+        .executable(name: "warden", targets: ["warden"]),
+        .library(name: "WardenCore", targets: ["WardenCore"]),
+        .library(name: "WardenStore", targets: ["WardenStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -1,0 +1,86 @@
+import Benchmark
+import Foundation
+import Logging
+import WardenCore
+import WardenStore
+
+/// A decision log that keeps nothing: isolates the in-process decision path from the database.
+struct DiscardingLog: DecisionLog {
+    func append(_ record: DecisionRecord) async throws {}
+}
+
+/// A tenant with 50 tools on a throwaway SQLite file, its snapshot loaded.
+struct Fixture {
+    let snapshots: SnapshotStore
+    let tenantID: UUID
+    let store: SQLStore
+
+    static func make() async throws -> Fixture {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(UUID()).db").path
+        let database = try await Database.open(.sqlite(path: path), logger: Logger(label: "bench"))
+        try await Migrator(database: database).up()
+        let store = SQLStore(database: database)
+        let now = Date()
+        let tenant = Tenant(id: UUID(), slug: "bench", name: "Bench", createdAt: now, defaultEffect: .allow)
+        try await store.write { repos in
+            try await repos.tenants.insert(tenant)
+            try await repos.agents.insert(Agent(id: UUID(), tenantID: tenant.id, agentID: "bot", roles: ["support"], createdAt: now, createdBy: "bench"))
+            for n in 0..<50 {
+                try await repos.tools.insert(
+                    Tool(
+                        id: UUID(), tenantID: tenant.id, name: "tool-\(n)", description: "", risk: .medium, capabilities: ["read", "write"],
+                        approvalLevel: n == 7 ? .manualApprove : .autoApprove, endpoint: nil, compensation: nil, createdAt: now, updatedAt: now
+                    )
+                )
+            }
+        }
+        let snapshots = SnapshotStore(store: store)
+        try await snapshots.preload()
+        return Fixture(snapshots: snapshots, tenantID: tenant.id, store: store)
+    }
+}
+
+let request = DecisionRequest(
+    tool: "tool-3", action: "write", input: .object(["order": .int(42), "amount": .double(19.99), "currency": .string("EUR")])
+)
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(5))
+
+    // The pure engine over one snapshot: the checks of the hot path and nothing else.
+    Benchmark("DecisionEngine.decide") { benchmark in
+        let fixture = try await Fixture.make()
+        let snapshot = try await fixture.snapshots.snapshot(tenantID: fixture.tenantID)
+        let agent = snapshot.agents["bot"]!
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(DecisionEngine.decide(request, agent: agent, in: snapshot))
+        }
+    }
+
+    // The whole in-process path without a database write: validation, snapshot load, engine,
+    // record (id, canonical input, time), metrics.
+    Benchmark("DecisionService.decide (no log write)") { benchmark in
+        let fixture = try await Fixture.make()
+        let service = DecisionService(snapshots: fixture.snapshots, log: DiscardingLog(), clock: SystemClock())
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try await service.decide(tenantID: fixture.tenantID, agentID: "bot", request))
+        }
+    }
+
+    // With the durable log on SQLite: one caller at a time, so every decision pays a whole commit.
+    Benchmark("DecisionService.decide (SQLite group commit, 1 caller)", configuration: .init(maxDuration: .seconds(3))) { benchmark in
+        let fixture = try await Fixture.make()
+        let log = GroupCommitDecisionLog(store: fixture.store, logger: Logger(label: "bench"))
+        let writer = Task { await log.run() }
+        let service = DecisionService(snapshots: fixture.snapshots, log: log, clock: SystemClock())
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try await service.decide(tenantID: fixture.tenantID, agentID: "bot", request))
+        }
+        benchmark.stopMeasurement()
+        log.close()
+        await writer.value
+    }
+}
