@@ -24,7 +24,8 @@ struct Fixture {
         let tenant = Tenant(id: UUID(), slug: "bench", name: "Bench", createdAt: now, defaultEffect: .allow)
         try await store.write { repos in
             try await repos.tenants.insert(tenant)
-            try await repos.agents.insert(Agent(id: UUID(), tenantID: tenant.id, agentID: "bot", roles: ["support"], createdAt: now, createdBy: "bench"))
+            try await repos.agents.insert(
+                Agent(id: UUID(), tenantID: tenant.id, agentID: "bot", roles: ["support"], createdAt: now, createdBy: "bench"))
             for n in 0..<50 {
                 try await repos.tools.insert(
                     Tool(

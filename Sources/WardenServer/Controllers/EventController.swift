@@ -79,6 +79,19 @@ struct EventController {
                     for await item in items {
                         switch item {
                         case .event(let event) where event.sequence > last:
+                            // Changes commit in sequence order but may be published out of order; fill
+                            // a gap from the database so no event is skipped.
+                            if event.sequence > last + 1 {
+                                let tenantID = subscription.tenantID
+                                let from = last
+                                let missed = try await store.read {
+                                    try await $0.events.list(tenantID: tenantID, after: from, limit: Int(event.sequence - from - 1))
+                                }
+                                for earlier in missed where earlier.sequence > last && earlier.sequence < event.sequence {
+                                    try await writer.write(Self.frame(earlier, slug: slug))
+                                    last = earlier.sequence
+                                }
+                            }
                             try await writer.write(Self.frame(event, slug: slug))
                             last = event.sequence
                         case .event:
