@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// Tenants, API keys and the audit trail of both. Every mutation and its audit event are written
 /// in one transaction.
@@ -6,11 +7,52 @@ public struct IdentityService: Sendable {
     let store: any Store
     let clock: any WallClock
     let random: any RandomSource
+    let keyCache: KeyCache
 
     public init(store: any Store, clock: any WallClock = SystemClock(), random: any RandomSource = SystemRandomSource()) {
         self.store = store
         self.clock = clock
         self.random = random
+        self.keyCache = KeyCache()
+    }
+
+    /// Authenticated API keys by secret hash, for a few seconds, so a busy caller does not cost a
+    /// database read per request. Any revocation in this process empties it at once; a revocation
+    /// made by another replica is honoured here within `lifetime`.
+    final class KeyCache: Sendable {
+        static let lifetime: TimeInterval = 5
+        static let capacity = 10_000
+        private struct State {
+            var entries: [String: (principal: Principal, at: Date)] = [:]
+            /// Bumped by `clear`; a lookup that started before a clear does not fill the cache.
+            var generation = 0
+        }
+
+        private let state = Mutex(State())
+
+        var generation: Int { state.withLock { $0.generation } }
+
+        func get(_ hash: String, now: Date) -> Principal? {
+            state.withLock { state in
+                guard let entry = state.entries[hash], now.timeIntervalSince(entry.at) < Self.lifetime, now >= entry.at else { return nil }
+                return entry.principal
+            }
+        }
+
+        func put(_ hash: String, _ principal: Principal, now: Date, generation: Int) {
+            state.withLock { state in
+                guard state.generation == generation else { return }
+                if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
+                state.entries[hash] = (principal, now)
+            }
+        }
+
+        func clear() {
+            state.withLock { state in
+                state.entries.removeAll()
+                state.generation += 1
+            }
+        }
     }
 
     /// The current time at the precision the database stores, so what is returned equals what is read back.
@@ -25,9 +67,14 @@ public struct IdentityService: Sendable {
     public func authenticate(secret: String) async throws -> Principal {
         guard secret.utf8.count <= 512 else { throw WardenError(.unauthenticated, "invalid API key") }
         let hash = APIKeySecret.hash(secret)
+        let now = clock.now()
+        if let cached = keyCache.get(hash, now: now) { return cached }
+        let generation = keyCache.generation
         let key = try await store.read { try await $0.apiKeys.find(hash: hash) }
         guard let key, !key.isRevoked else { throw WardenError(.unauthenticated, "invalid API key") }
-        return Principal(key: key)
+        let principal = Principal(key: key)
+        keyCache.put(hash, principal, now: now, generation: generation)
+        return principal
     }
 
     // MARK: Bootstrap
@@ -218,7 +265,7 @@ public struct IdentityService: Sendable {
     public func revokeAPIKey(by principal: Principal, id: UUID, reason: String?) async throws -> APIKey {
         try principal.require(.manageAPIKeys)
         let now = now()
-        return try await store.write { repos in
+        let revoked = try await store.write { repos in
             guard var key = try await repos.apiKeys.find(id: id) else {
                 throw WardenError(.apiKeyNotFound, "API key '\(id.uuidString.lowercased())' not found")
             }
@@ -238,6 +285,9 @@ public struct IdentityService: Sendable {
             )
             return key
         }
+        // After the commit, so no request can cache the key again as unrevoked.
+        keyCache.clear()
+        return revoked
     }
 
     // MARK: Audit
