@@ -140,6 +140,36 @@ import Testing
         }
     }
 
+    @Test func agreesWithFoundationsCalendar() throws {
+        var seed: UInt64 = 7
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        for _ in 0..<2_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            // Whole seconds from 1900 to 2100.
+            let seconds = Double(Int64(seed % 6_311_390_400) - 2_208_988_800)
+            let date = Date(timeIntervalSince1970: seconds)
+            let ours = Timestamp.format(date)
+            #expect(String(ours.prefix(19)) + "Z" == formatter.string(from: date), "\(seconds)")
+            #expect(Timestamp.parse(ours) == date)
+        }
+    }
+
+    @Test func parsesOffsetsAndRejectsNonsense() throws {
+        let utc = try #require(Timestamp.parse("2026-01-31T12:00:00Z"))
+        #expect(Timestamp.parse("2026-01-31T14:30:00+02:30") == utc)
+        #expect(Timestamp.parse("2026-01-31T07:00:00-05:00") == utc)
+        #expect(Timestamp.parse("2026-01-31t12:00:00.5z") == utc.addingTimeInterval(0.5))
+        #expect(Timestamp.parse("2026-01-31T12:00:00.1234567891Z") == Timestamp.parse("2026-01-31T12:00:00.123456Z"))
+        for bad in [
+            "yesterday", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-01-31T24:00:00Z", "2026-01-31T12:00:00",
+            "2026-01-31T12:00:00.Z", "2026-01-31T12:00:00Zjunk", "2026-1-31T12:00:00Z", "2026-01-31T12:00:00+2:00",
+        ] {
+            #expect(Timestamp.parse(bad) == nil, "\(bad)")
+        }
+        #expect(Timestamp.parse("2024-02-29T00:00:00Z") != nil)
+    }
+
     @Test func truncatedRoundTripsThroughText() {
         let date = Date(timeIntervalSince1970: 1_795_400_445.987_654_321)
         let truncated = Timestamp.truncated(date)

@@ -45,34 +45,42 @@ let request = DecisionRequest(
     tool: "tool-3", action: "write", input: .object(["order": .int(42), "amount": .double(19.99), "currency": .string("EUR")])
 )
 
+/// Built once per benchmark by its setup hook, outside the measurement.
+nonisolated(unsafe) var fixture: Fixture!
+
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(5))
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(5)
+    )
 
     // The pure engine over one snapshot: the checks of the hot path and nothing else.
     Benchmark("DecisionEngine.decide") { benchmark in
-        let fixture = try await Fixture.make()
         let snapshot = try await fixture.snapshots.snapshot(tenantID: fixture.tenantID)
         let agent = snapshot.agents["bot"]!
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(DecisionEngine.decide(request, agent: agent, in: snapshot))
         }
+    } setup: {
+        fixture = try await Fixture.make()
     }
 
     // The whole in-process path without a database write: validation, snapshot load, engine,
     // record (id, canonical input, time), metrics.
     Benchmark("DecisionService.decide (no log write)") { benchmark in
-        let fixture = try await Fixture.make()
         let service = DecisionService(snapshots: fixture.snapshots, log: DiscardingLog(), clock: SystemClock())
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(try await service.decide(tenantID: fixture.tenantID, agentID: "bot", request))
         }
+    } setup: {
+        fixture = try await Fixture.make()
     }
 
-    // With the durable log on SQLite: one caller at a time, so every decision pays a whole commit.
-    Benchmark("DecisionService.decide (SQLite group commit, 1 caller)", configuration: .init(maxDuration: .seconds(3))) { benchmark in
-        let fixture = try await Fixture.make()
+    // With the durable log on SQLite, one caller at a time: every decision pays a whole commit
+    // (the worst case for group commit; concurrent callers share commits).
+    Benchmark("DecisionService.decide (SQLite group commit, 1 caller)", configuration: .init(scalingFactor: .one, maxDuration: .seconds(3))) {
+        benchmark in
         let log = GroupCommitDecisionLog(store: fixture.store, logger: Logger(label: "bench"))
         let writer = Task { await log.run() }
         let service = DecisionService(snapshots: fixture.snapshots, log: log, clock: SystemClock())
@@ -83,5 +91,28 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         log.close()
         await writer.value
+    } setup: {
+        fixture = try await Fixture.make()
+    }
+
+    // 64 callers at once through one writer: how far group commit amortises the commit.
+    Benchmark("DecisionService.decide (SQLite group commit, 64 concurrent)", configuration: .init(scalingFactor: .one, maxDuration: .seconds(3))) {
+        benchmark in
+        let log = GroupCommitDecisionLog(store: fixture.store, logger: Logger(label: "bench"))
+        let writer = Task { await log.run() }
+        let service = DecisionService(snapshots: fixture.snapshots, log: log, clock: SystemClock())
+        let tenantID = fixture.tenantID
+        benchmark.startMeasurement()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<64 {
+                group.addTask { blackHole(try await service.decide(tenantID: tenantID, agentID: "bot", request)) }
+            }
+            try await group.waitForAll()
+        }
+        benchmark.stopMeasurement()
+        log.close()
+        await writer.value
+    } setup: {
+        fixture = try await Fixture.make()
     }
 }

@@ -44,10 +44,12 @@ public struct DecisionService: Sendable {
         }
         let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot)
         let evaluated = ContinuousClock.now - start
+        let now = clock.now()
         let record = DecisionRecord(
-            id: UUID(), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action, input: request.input.canonicalText,
+            id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
+            input: request.input.canonicalText,
             effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, runID: request.runID, cost: request.cost,
-            evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(clock.now()), traceID: traceID
+            evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(now), traceID: traceID
         )
         try await log.append(record)
         counters[outcome.effect]?.increment()
