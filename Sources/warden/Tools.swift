@@ -61,30 +61,29 @@ struct Kill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Kill switch: disable a tool now (operator). The next decision for it is denied with tool_disabled."
     )
-    @OptionGroup var client: ClientOptions
-    @Argument(help: "Tenant slug.") var tenant: String
-    @Argument(help: "Tool name.") var tool: String
-    @Option(help: "Why; required, recorded in the audit trail.") var reason: String
+    @OptionGroup var target: ToolStateChange
 
-    func run() async throws {
-        client.print(
-            try await client.call("POST", "/v1/tenants/\(tenant)/tools/\(tool)/kill", body: ["reason": reason]),
-            columns: ["name", "is_active", "state_version", "state_reason", "state_changed_at"]
-        )
-    }
+    func run() async throws { try await target.send("kill") }
 }
 
 /// `warden restore TENANT TOOL --reason …`
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Restore a killed tool (operator).")
+    @OptionGroup var target: ToolStateChange
+
+    func run() async throws { try await target.send("restore") }
+}
+
+/// What `kill` and `restore` take.
+struct ToolStateChange: ParsableArguments {
     @OptionGroup var client: ClientOptions
     @Argument(help: "Tenant slug.") var tenant: String
     @Argument(help: "Tool name.") var tool: String
     @Option(help: "Why; required, recorded in the audit trail.") var reason: String
 
-    func run() async throws {
+    func send(_ change: String) async throws {
         client.print(
-            try await client.call("POST", "/v1/tenants/\(tenant)/tools/\(tool)/restore", body: ["reason": reason]),
+            try await client.call("POST", "/v1/tenants/\(tenant)/tools/\(tool)/\(change)", body: ["reason": reason]),
             columns: ["name", "is_active", "state_version", "state_reason", "state_changed_at"]
         )
     }

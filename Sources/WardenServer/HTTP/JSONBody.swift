@@ -22,17 +22,10 @@ enum JSONBody {
 
     /// Decodes the request body as `T`, mapping every failure to a 400 or 413 with a clear message.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: WardenRequestContext) async throws -> T {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
-            throw WardenError(.payloadTooLarge, "request body is larger than 1 MiB")
+        guard let value = try await decodeOptional(T.self, from: request, context: context) else {
+            throw WardenError(.malformedJSON, "request body must be a JSON object")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch is NIOTooManyBytesError {
-            throw WardenError(.payloadTooLarge, "request body is larger than 1 MiB")
-        }
-        guard buffer.readableBytes > 0 else { throw WardenError(.malformedJSON, "request body must be a JSON object") }
-        return try decode(T.self, from: Data(buffer.readableBytesView))
+        return value
     }
 
     /// Like `decode`, but an empty body is `nil` instead of an error.
