@@ -1,0 +1,134 @@
+public import Foundation
+
+/// A Rego number. Integers that fit 64 bits stay exact and fast; other numbers are exact decimals
+/// (38 significant digits), so `0.1 + 0.2 == 0.3` holds as it does in OPA. Magnitudes beyond a
+/// decimal's range fall back to binary floating point.
+public enum Number: Sendable, CustomStringConvertible {
+    case int(Int)
+    case decimal(Decimal)
+    case float(Double)
+
+    /// Parses JSON/Rego number text (`-12`, `3.5`, `1e-7`). `nil` for anything else.
+    public init?(_ text: String) {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return nil }
+        var isInteger = true
+        for (index, byte) in bytes.enumerated() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): continue
+            case UInt8(ascii: "-") where index == 0: continue
+            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): isInteger = false
+            default: return nil
+            }
+        }
+        if isInteger, let value = Int(text) {
+            self = .int(value)
+            return
+        }
+        guard let double = Double(text), double.isFinite else { return nil }
+        if abs(double) < 1e120 && (double == 0 || abs(double) > 1e-120),
+            let decimal = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+            !decimal.isNaN
+        {
+            self = Number.normalized(decimal)
+        } else {
+            self = .float(double)
+        }
+    }
+
+    public init(_ value: Int) { self = .int(value) }
+
+    /// Integral decimals that fit 64 bits become `.int`, so equal numbers have one form.
+    static func normalized(_ decimal: Decimal) -> Number {
+        var rounded = Decimal()
+        var copy = decimal
+        NSDecimalRound(&rounded, &copy, 0, .plain)
+        if rounded == decimal, decimal >= Decimal(Int.min), decimal <= Decimal(Int.max) {
+            let number = NSDecimalNumber(decimal: decimal)
+            return .int(number.intValue)
+        }
+        return .decimal(decimal)
+    }
+
+    public var doubleValue: Double {
+        switch self {
+        case .int(let value): Double(value)
+        case .decimal(let value): NSDecimalNumber(decimal: value).doubleValue
+        case .float(let value): value
+        }
+    }
+
+    /// The value as a decimal, when it has one.
+    public var decimalValue: Decimal? {
+        switch self {
+        case .int(let value): Decimal(value)
+        case .decimal(let value): value
+        case .float: nil
+        }
+    }
+
+    public var intValue: Int? {
+        if case .int(let value) = self { return value }
+        return nil
+    }
+
+    public var isInteger: Bool {
+        switch self {
+        case .int: true
+        case .decimal: false
+        case .float(let value): value.rounded() == value
+        }
+    }
+
+    /// Shortest text that reads back as this number, as OPA prints it.
+    public var description: String {
+        switch self {
+        case .int(let value):
+            return String(value)
+        case .decimal(let value):
+            return value.description
+        case .float(let value):
+            if value.rounded() == value && abs(value) < 1e21 { return String(format: "%.0f", value) }
+            return "\(value)"
+        }
+    }
+}
+
+extension Number: Equatable, Hashable, Comparable {
+    public static func == (lhs: Number, rhs: Number) -> Bool {
+        compare(lhs, rhs) == 0
+    }
+
+    public static func < (lhs: Number, rhs: Number) -> Bool {
+        compare(lhs, rhs) < 0
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .int(let value): hasher.combine(value)
+        // Non-integral decimals and floats hash by their nearest double: equal numbers hash alike.
+        case .decimal, .float:
+            let double = doubleValue
+            if double.rounded() == double, let exact = Int(exactly: double) {
+                hasher.combine(exact)
+            } else {
+                hasher.combine(double)
+            }
+        }
+    }
+
+    /// -1, 0 or 1.
+    static func compare(_ lhs: Number, _ rhs: Number) -> Int {
+        switch (lhs, rhs) {
+        case (.int(let a), .int(let b)):
+            return a < b ? -1 : a == b ? 0 : 1
+        default:
+            if let a = lhs.decimalValue, let b = rhs.decimalValue {
+                return a < b ? -1 : a == b ? 0 : 1
+            }
+            let a = lhs.doubleValue
+            let b = rhs.doubleValue
+            return a < b ? -1 : a == b ? 0 : 1
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// A Rego value: JSON's values plus sets, and objects whose keys may be any value.
+public indirect enum Value: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case number(Number)
+    case string(String)
+    case array([Value])
+    case object([Value: Value])
+    case set(Set<Value>)
+
+    /// OPA's order of kinds: null < boolean < number < string < array < object < set.
+    var kindRank: Int {
+        switch self {
+        case .null: 0
+        case .bool: 1
+        case .number: 2
+        case .string: 3
+        case .array: 4
+        case .object: 5
+        case .set: 6
+        }
+    }
+
+    /// OPA's type names, as `type_name` returns them.
+    public var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        case .set: "set"
+        }
+    }
+
+    public static func int(_ value: Int) -> Value { .number(.int(value)) }
+}
+
+extension Value: Comparable {
+    public static func < (lhs: Value, rhs: Value) -> Bool { compare(lhs, rhs) < 0 }
+
+    /// OPA's total order: by kind, then by value. Arrays and sets compare element by element, then by
+    /// length; objects compare by their sorted keys, then the values under them, then size.
+    public static func compare(_ lhs: Value, _ rhs: Value) -> Int {
+        switch (lhs, rhs) {
+        case (.null, .null): return 0
+        case (.bool(let a), .bool(let b)): return a == b ? 0 : (a ? 1 : -1)
+        case (.number(let a), .number(let b)): return Number.compare(a, b)
+        case (.string(let a), .string(let b)): return a == b ? 0 : (Array(a.utf8).lexicographicallyPrecedes(b.utf8) ? -1 : 1)
+        case (.array(let a), .array(let b)): return compareSequences(a, b)
+        case (.set(let a), .set(let b)): return compareSequences(a.sorted(), b.sorted())
+        case (.object(let a), .object(let b)):
+            let keysA = a.keys.sorted()
+            let keysB = b.keys.sorted()
+            for (keyA, keyB) in zip(keysA, keysB) {
+                let keyOrder = compare(keyA, keyB)
+                if keyOrder != 0 { return keyOrder }
+                let valueOrder = compare(a[keyA]!, b[keyB]!)
+                if valueOrder != 0 { return valueOrder }
+            }
+            return keysA.count == keysB.count ? 0 : (keysA.count < keysB.count ? -1 : 1)
+        default:
+            return lhs.kindRank < rhs.kindRank ? -1 : 1
+        }
+    }
+
+    static func compareSequences(_ a: [Value], _ b: [Value]) -> Int {
+        for (x, y) in zip(a, b) {
+            let order = compare(x, y)
+            if order != 0 { return order }
+        }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+}
