@@ -15,6 +15,9 @@ struct ConformanceCase: @unchecked Sendable {
     var wantResult: Any?
     var wantErrorCode: String?
     var wantError: String?
+    var inputTerm: String?
+    var strictError: Bool
+    var sortBindings: Bool
 
     static var root: URL? {
         if let override = ProcessInfo.processInfo.environment["WARDEN_CONFORMANCE_DIR"] {
@@ -50,7 +53,8 @@ struct ConformanceCase: @unchecked Sendable {
                             directory: directory, file: file, note: item["note"] as? String ?? file, query: item["query"] as? String,
                             modules: item["modules"] as? [String] ?? [], data: item["data"], input: item["input"],
                             wantResult: item["want_result"], wantErrorCode: item["want_error_code"] as? String,
-                            wantError: item["want_error"] as? String
+                            wantError: item["want_error"] as? String, inputTerm: item["input_term"] as? String,
+                            strictError: item["strict_error"] as? Bool ?? false, sortBindings: item["sort_bindings"] as? Bool ?? false
                         )
                     )
                 }

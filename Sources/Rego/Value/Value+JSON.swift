@@ -12,6 +12,17 @@ extension Value {
         return value
     }
 
+    /// The value as Rego prints it: `[1, 2]`, `{"a": 1}`, `{1, 2}`, `set()`.
+    public var regoText: String {
+        switch self {
+        case .array(let items): return "[" + items.map(\.regoText).joined(separator: ", ") + "]"
+        case .set(let items): return items.isEmpty ? "set()" : "{" + items.sorted().map(\.regoText).joined(separator: ", ") + "}"
+        case .object(let fields):
+            return "{" + fields.keys.sorted().map { "\($0.regoText): \(fields[$0]!.regoText)" }.joined(separator: ", ") + "}"
+        default: return jsonText
+        }
+    }
+
     /// Compact JSON with sorted object keys; sets are written as sorted arrays, and non-string object
     /// keys as their JSON text, as OPA does.
     public var jsonText: String {

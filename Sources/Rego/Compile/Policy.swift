@@ -1,0 +1,123 @@
+/// Compiled modules and base data, ready to answer queries. Immutable and shareable across threads.
+///
+/// ```swift
+/// let policy = try Policy(modules: ["policy.rego": source], data: data)
+/// let query = try policy.prepare("data.sentinel.policy.allow")
+/// let rows = try query.evaluate(input: input)
+/// ```
+public final class Policy: Sendable {
+    let modules: [Module]
+    let data: Value
+    let tree: RuleTree
+    let limits: Limits
+
+    public convenience init(modules: [String: String], data: Value = .object([:]), limits: Limits = .default) throws(RegoError) {
+        var parsed: [Module] = []
+        for (file, source) in modules.sorted(by: { $0.key < $1.key }) {
+            parsed.append(try Parser.parseModule(source, file: file, limits: limits))
+        }
+        try self.init(parsed: parsed, data: data, limits: limits)
+    }
+
+    public init(parsed: [Module], data: Value = .object([:]), limits: Limits = .default) throws(RegoError) {
+        guard case .object = data else { throw RegoError(.compileError, "data must be a JSON object") }
+        self.modules = parsed
+        self.data = data
+        self.limits = limits
+        self.tree = try RuleTree(modules: parsed)
+    }
+
+    /// Parses a query once for repeated evaluation.
+    public func prepare(_ query: String) throws(RegoError) -> PreparedQuery {
+        PreparedQuery(policy: self, body: try Parser.parseQuery(query, limits: limits))
+    }
+}
+
+/// A parsed query bound to a policy.
+public struct PreparedQuery: Sendable {
+    let policy: Policy
+    let body: Body
+
+    /// Every solution: the values of the query's named variables (those not starting with `_`),
+    /// plus, for a single-term query such as `data.p.allow`, the term's value under `"$value"`.
+    public func evaluate(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> [[String: Value]] {
+        let evaluator = Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors)
+        return try evaluator.query(body)
+    }
+}
+
+/// Rules by their path below `data`, with each module's package and imports for name resolution.
+struct RuleTree: Sendable {
+    struct Entry: Sendable {
+        var rule: Rule
+        /// The full static path of the rule's name: package then the string steps of its ref, up to the
+        /// first variable step.
+        var staticPath: [String]
+        /// The rule's ref steps after the static path (`a.b[c]` leaves `[c]`).
+        var dynamicSteps: [Term]
+        var package: [String]
+        var imports: [String: [Term]]
+    }
+
+    /// Entries by static path (joined with ".").
+    var entries: [String: [Entry]] = [:]
+    /// Every static path prefix that leads to rules, for walking `data`.
+    var prefixes: Set<String> = []
+    /// Rule names (first segment) declared in each package, for resolving bare names.
+    var ruleNames: [String: Set<String>] = [:]
+
+    init(modules: [Module]) throws(RegoError) {
+        for module in modules {
+            var imports: [String: [Term]] = [:]
+            for item in module.imports {
+                guard let head = item.path.first, case .variable(let root) = head.kind else { continue }
+                if root == "rego" || root == "future" { continue }
+                let alias: String
+                if let given = item.alias {
+                    alias = given
+                } else if let last = item.path.last, case .string(let name) = last.kind {
+                    alias = name
+                } else {
+                    alias = root
+                }
+                imports[alias] = item.path
+            }
+            let packageKey = module.package.joined(separator: ".")
+            for rule in module.rules {
+                var staticPath = module.package
+                var dynamic: [Term] = []
+                for (index, step) in rule.path.enumerated() {
+                    if !dynamic.isEmpty {
+                        dynamic.append(step)
+                        continue
+                    }
+                    switch step.kind {
+                    case .variable(let name) where index == 0: staticPath.append(name)
+                    case .string(let name): staticPath.append(name)
+                    default: dynamic.append(step)
+                    }
+                }
+                if case .variable(let name) = rule.path[0].kind {
+                    ruleNames[packageKey, default: []].insert(name)
+                }
+                let key = staticPath.joined(separator: ".")
+                entries[key, default: []].append(
+                    Entry(rule: rule, staticPath: staticPath, dynamicSteps: dynamic, package: module.package, imports: imports)
+                )
+                for length in 0...staticPath.count { prefixes.insert(staticPath.prefix(length).joined(separator: ".")) }
+            }
+        }
+        for (key, group) in entries {
+            let kinds = Set(group.map { $0.rule.kind })
+            if kinds.count > 1 {
+                throw RegoError(
+                    .compileError, "conflicting rules data.\(key) found: rules of different kinds (complete, partial set, function)",
+                    location: group[0].rule.location
+                )
+            }
+            if group.filter(\.rule.isDefault).count > 1 {
+                throw RegoError(.compileError, "multiple default rules data.\(key) found", location: group[0].rule.location)
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+extension Evaluator {
+    // MARK: Calls
+
+    func evalCall(_ op: [Term], _ arguments: [Term], _ location: Location, _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        guard let name = Term.name(ofOperator: op) else {
+            throw RegoError(.compileError, "invalid call operator", location: location)
+        }
+        if let mock = mocks[name] ?? mocks["data." + (resolveFunction(op, scope)?.joined(separator: ".") ?? "")] {
+            return try callMock(mock, arguments, location, env, scope, next)
+        }
+        switch name {
+        case "eq" where arguments.count == 2:
+            return try unify(arguments[0], arguments[1], env, scope) { env in try next(.bool(true), env) }
+        case "assign" where arguments.count == 2:
+            return try assign(arguments[0], arguments[1], env, scope) { env in try next(.bool(true), env) }
+        case "internal.member_2" where arguments.count == 2:
+            return try eval(arguments[1], env, scope) { collection, env in
+                try self.iterate(collection) { _, element in
+                    try self.matchOrCompare(arguments[0], element, env, scope) { env in try next(.bool(true), env) }
+                }
+            }
+        case "internal.member_3" where arguments.count == 3:
+            return try eval(arguments[2], env, scope) { collection, env in
+                try self.iterate(collection) { key, element in
+                    try self.matchOrCompare(arguments[0], key, env, scope) { env in
+                        try self.matchOrCompare(arguments[1], element, env, scope) { env in try next(.bool(true), env) }
+                    }
+                }
+            }
+        default:
+            break
+        }
+        if let path = resolveFunction(op, scope) {
+            let arity = policy.tree.entries[path.joined(separator: ".")]?.first?.rule.arguments.count ?? arguments.count
+            let inputs = Array(arguments.prefix(arity))
+            return try evalAll(inputs, env, scope) { values, env in
+                guard let result = try self.callFunction(path, values, location) else { return false }
+                if arguments.count > arity { return try self.match(arguments[arity], result, env, scope) { env in try next(.bool(true), env) } }
+                return try next(result, env)
+            }
+        }
+        guard let builtin = Builtins.table[name] else {
+            throw RegoError(.typeError, "undefined function \(name)", location: location)
+        }
+        let inputs = Array(arguments.prefix(builtin.arity))
+        guard arguments.count == builtin.arity || arguments.count == builtin.arity + 1 else {
+            throw RegoError(
+                .typeError, "\(name): arity mismatch: expected \(builtin.arity) arguments, got \(arguments.count)", location: location
+            )
+        }
+        return try evalAll(inputs, env, scope) { values, env in
+            let result: Value?
+            do {
+                result = try builtin.call(values, self)
+            } catch let error as BuiltinError {
+                // As in OPA: builtin errors make the expression undefined unless strict builtin errors are on.
+                guard self.strictBuiltinErrors else { return false }
+                throw RegoError(error.isTypeError ? .evalTypeError : .builtinError, "\(name): \(error.message)", location: location)
+            }
+            guard let result else { return false }
+            if arguments.count > builtin.arity {
+                return try self.match(arguments[builtin.arity], result, env, scope) { env in try next(.bool(true), env) }
+            }
+            return try next(result, env)
+        }
+    }
+
+    func callMock(_ mock: (term: Term, scope: Scope), _ arguments: [Term], _ location: Location, _ env: Env, _ scope: Scope, _ next: ValueNext)
+        throws -> Bool
+    {
+        // A mock is either a value (the call returns it) or another function or builtin.
+        let replacement: [Term]?
+        switch mock.term.kind {
+        case .variable: replacement = [mock.term]
+        case .ref(let steps): replacement = steps
+        default: replacement = nil
+        }
+        if let replacement, let name = Term.name(ofOperator: replacement),
+            Builtins.table[name] != nil || resolveFunction(replacement, mock.scope) != nil
+        {
+            let saved = mocks
+            mocks = [:]
+            defer { mocks = saved }
+            return try evalCall(replacement, arguments, location, env, mock.scope, next)
+        }
+        return try eval(mock.term, env, mock.scope) { value, env in try next(value, env) }
+    }
+
+    // MARK: Unification
+
+    func unify(_ lhs: Term, _ rhs: Term, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        // Two composite patterns unify element by element, so variables on both sides can bind.
+        if isPattern(lhs, env, scope) && isPattern(rhs, env, scope) {
+            switch (lhs.kind, rhs.kind) {
+            case (.array(let left), .array(let right)):
+                guard left.count == right.count else { return false }
+                func step(_ index: Int, _ env: Env) throws -> Bool {
+                    guard index < left.count else { return try next(env) }
+                    return try unify(left[index], right[index], env, scope) { env in try step(index + 1, env) }
+                }
+                return try step(0, env)
+            case (.variable(let name), _) where !readsBound(rhs, env, scope, allowIteration: false):
+                throw Unbound(name: name)
+            default:
+                break
+            }
+        }
+        if isPattern(lhs, env, scope) {
+            return try eval(rhs, env, scope) { value, env in try self.match(lhs, value, env, scope, next) }
+        }
+        if isPattern(rhs, env, scope) {
+            return try eval(lhs, env, scope) { value, env in try self.match(rhs, value, env, scope, next) }
+        }
+        return try eval(lhs, env, scope) { left, env in
+            try self.eval(rhs, env, scope) { right, env in left == right ? try next(env) : false }
+        }
+    }
+
+    /// `x := value`: the left side's variables are new locals, even if a rule has the same name.
+    func assign(_ lhs: Term, _ rhs: Term, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        var names: [String] = []
+        Evaluator.variables(in: lhs, into: &names)
+        return try eval(rhs, env, scope) { value, env in try self.match(lhs, value, env.declaring(names), scope, next) }
+    }
+
+    /// Whether a term has a variable without a value, so it binds rather than compares.
+    func isPattern(_ term: Term, _ env: Env, _ scope: Scope) -> Bool {
+        switch term.kind {
+        case .variable(let name): return env.value(name) == nil && !isResolvable(name, env, scope)
+        case .array(let items): return items.contains { isPattern($0, env, scope) }
+        case .object(let items): return items.contains { isPattern($0.value, env, scope) }
+        default: return false
+        }
+    }
+
+    /// Matches a pattern against a value, binding its free variables.
+    func match(_ pattern: Term, _ value: Value, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        switch pattern.kind {
+        case .variable(let name):
+            if name == "_" { return try next(env) }
+            if let bound = env.value(name) { return bound == value ? try next(env) : false }
+            if isResolvable(name, env, scope) {
+                return try eval(pattern, env, scope) { resolved, env in resolved == value ? try next(env) : false }
+            }
+            return try next(env.binding(name, value))
+        case .array(let items):
+            guard case .array(let values) = value, values.count == items.count else { return false }
+            return try matchAll(items, values, env, scope, next)
+        case .object(let items) where items.contains(where: { isPattern($0.value, env, scope) }):
+            guard case .object(let fields) = value, fields.count == items.count else { return false }
+            return try evalAll(items.map(\.key), env, scope) { keys, env in
+                var values: [Value] = []
+                for key in keys {
+                    guard let element = fields[key] else { return false }
+                    values.append(element)
+                }
+                return try self.matchAll(items.map(\.value), values, env, scope, next)
+            }
+        default:
+            return try eval(pattern, env, scope) { resolved, env in resolved == value ? try next(env) : false }
+        }
+    }
+
+    func matchOrCompare(_ pattern: Term, _ value: Value, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        try match(pattern, value, env, scope, next)
+    }
+
+    // MARK: Ordering
+
+    /// Whether a literal can run now: every variable it reads has a value. Unification and `:=` may
+    /// bind their pattern side, `some … in` binds its variables, and refs may enumerate unbound keys.
+    func isReady(_ literal: Literal, _ env: Env, _ scope: Scope) -> Bool {
+        switch literal.kind {
+        case .someVariables: return true
+        case .someIn(_, _, let collection): return readsBound(collection, env, scope, allowIteration: true)
+        case .every(_, _, let domain, _): return readsBound(domain, env, scope, allowIteration: true)
+        case .expression(let term):
+            if literal.negated { return readsBound(term, env, scope, allowIteration: false) }
+            if case .call(let op, let args) = term.kind, let name = Term.name(ofOperator: op) {
+                if name == "eq" || name == "assign", args.count == 2 {
+                    if name == "assign" { return readsBound(args[1], env, scope, allowIteration: true) }
+                    return readsBound(args[0], env, scope, allowIteration: true) || readsBound(args[1], env, scope, allowIteration: true)
+                        || isPattern(args[0], env, scope) && readsBound(args[1], env, scope, allowIteration: true)
+                }
+            }
+            return readsBound(term, env, scope, allowIteration: true)
+        }
+    }
+
+    func readsBound(_ term: Term, _ env: Env, _ scope: Scope, allowIteration: Bool) -> Bool {
+        switch term.kind {
+        case .variable(let name):
+            return name == "_" ? allowIteration : (env.value(name) != nil || isResolvable(name, env, scope))
+        case .ref(let steps):
+            guard readsBound(steps[0], env, scope, allowIteration: false) else { return false }
+            for step in steps.dropFirst() {
+                if case .variable = step.kind, allowIteration { continue }
+                if !readsBound(step, env, scope, allowIteration: allowIteration) { return false }
+            }
+            return true
+        case .array(let items), .set(let items): return items.allSatisfy { readsBound($0, env, scope, allowIteration: allowIteration) }
+        case .object(let items):
+            return items.allSatisfy {
+                readsBound($0.key, env, scope, allowIteration: allowIteration) && readsBound($0.value, env, scope, allowIteration: allowIteration)
+            }
+        case .call(let op, let args):
+            let name = Term.name(ofOperator: op) ?? ""
+            if name == "internal.member_2" || name == "internal.member_3" {
+                return readsBound(args[args.count - 1], env, scope, allowIteration: true)
+            }
+            let arity = Builtins.table[name]?.arity ?? args.count
+            return args.prefix(arity).allSatisfy { readsBound($0, env, scope, allowIteration: allowIteration) }
+        case .arrayComprehension, .setComprehension, .objectComprehension, .template:
+            return true
+        default:
+            return true
+        }
+    }
+}

@@ -1,0 +1,200 @@
+extension Evaluator {
+    // MARK: Rules
+
+    /// The value of the rules at `key` (complete, partial set, or ref-head object), cached per evaluation.
+    func ruleValue(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
+        if let cached = cache[key] { return cached }
+        guard !inProgress.contains(key) else {
+            throw RegoError(.recursion, "rule data.\(key) is recursive", location: entries[0].rule.location)
+        }
+        inProgress.insert(key)
+        defer { inProgress.remove(key) }
+        let value: Value?
+        switch entries[0].rule.kind {
+        case .partialSet: value = try partialSet(entries)
+        case .complete:
+            if entries.contains(where: { !$0.dynamicSteps.isEmpty }) {
+                value = try refHeadObject(key, entries)
+            } else {
+                value = try completeValue(key, entries)
+            }
+        case .function: value = nil
+        }
+        cache[key] = value
+        return value
+    }
+
+    func scope(of entry: RuleTree.Entry) -> Scope {
+        Scope(package: entry.package, imports: entry.imports)
+    }
+
+    func completeValue(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
+        var result: Value?
+        var location: Location?
+        for entry in entries where !entry.rule.isDefault {
+            guard let value = try ruleOutput(entry, Env()) else { continue }
+            if let existing = result, existing != value {
+                throw RegoError(.conflict, "complete rules must not produce multiple outputs", location: location ?? entry.rule.location)
+            }
+            result = value
+            location = entry.rule.location
+        }
+        if result == nil, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
+            _ = try eval(term, Env(), scope(of: fallback)) { value, _ in
+                result = value
+                return true
+            }
+        }
+        return result
+    }
+
+    /// The value one rule (with its `else` chain) produces, or `nil` when its bodies fail.
+    func ruleOutput(_ entry: RuleTree.Entry, _ start: Env) throws -> Value? {
+        let scope = scope(of: entry)
+        let rule = entry.rule
+        var clauses: [(Term?, Body)] = [(rule.value, rule.body)]
+        for clause in rule.elses { clauses.append((clause.value ?? nil, clause.body)) }
+        for (valueTerm, body) in clauses {
+            var outputs: Set<Value> = []
+            var ordered: [Value] = []
+            _ = try evalBody(body, 0, start, scope) { env in
+                guard let valueTerm else {
+                    if outputs.insert(.bool(true)).inserted { ordered.append(.bool(true)) }
+                    return false
+                }
+                return try self.eval(valueTerm, env, scope) { value, _ in
+                    if outputs.insert(value).inserted { ordered.append(value) }
+                    return false
+                }
+            }
+            if ordered.count > 1 {
+                throw RegoError(
+                    rule.kind == .function ? .conflict : .conflict,
+                    rule.kind == .function
+                        ? "functions must not produce multiple outputs for same inputs" : "complete rules must not produce multiple outputs",
+                    location: rule.location
+                )
+            }
+            if let value = ordered.first { return value }
+        }
+        return nil
+    }
+
+    func partialSet(_ entries: [RuleTree.Entry]) throws -> Value {
+        var items: Set<Value> = []
+        for entry in entries {
+            guard let keyTerm = entry.rule.key else { continue }
+            let scope = scope(of: entry)
+            _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
+                try self.eval(keyTerm, env, scope) { value, _ in
+                    items.insert(value)
+                    return false
+                }
+            }
+        }
+        return .set(items)
+    }
+
+    /// `a.b[c] := v`, `p[k] := v`: an object built from every solution's key path and value.
+    func refHeadObject(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
+        var object: Value = .object([:])
+        var defined = false
+        for entry in entries where !entry.rule.isDefault {
+            let scope = scope(of: entry)
+            let valueTerm = entry.rule.value ?? Term(.boolean(true), at: entry.rule.location)
+            _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
+                try self.evalAll(entry.dynamicSteps, env, scope) { keys, env in
+                    try self.eval(valueTerm, env, scope) { value, _ in
+                        object = try Evaluator.inserting(value, at: keys, into: object, location: entry.rule.location)
+                        defined = true
+                        return false
+                    }
+                }
+            }
+        }
+        if !defined, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
+            var result: Value?
+            _ = try eval(term, Env(), scope(of: fallback)) { value, _ in
+                result = value
+                return true
+            }
+            return result
+        }
+        return object
+    }
+
+    static func inserting(_ value: Value, at keys: [Value], into object: Value, location: Location) throws -> Value {
+        guard let first = keys.first else { return value }
+        guard case .object(var fields) = object else {
+            throw RegoError(.conflict, "object keys must be unique", location: location)
+        }
+        if keys.count == 1 {
+            if let existing = fields[first], existing != value {
+                throw RegoError(.conflict, "object keys must be unique", location: location)
+            }
+            fields[first] = value
+        } else {
+            fields[first] = try inserting(value, at: Array(keys.dropFirst()), into: fields[first] ?? .object([:]), location: location)
+        }
+        return .object(fields)
+    }
+
+    // MARK: Functions
+
+    /// The rule path a call operator names, if it is a user function.
+    func resolveFunction(_ path: [Term], _ scope: Scope) -> [String]? {
+        guard let name = Term.name(ofOperator: path) else { return nil }
+        var parts = name.split(separator: ".").map(String.init)
+        if parts.first == "data" {
+            parts.removeFirst()
+        } else if let imported = scope.imports[parts[0]], let importedName = Term.name(ofOperator: imported) {
+            var importedParts = importedName.split(separator: ".").map(String.init)
+            guard importedParts.first == "data" else { return nil }
+            importedParts.removeFirst()
+            parts = importedParts + parts.dropFirst()
+        } else {
+            parts = scope.package + parts
+        }
+        let key = parts.joined(separator: ".")
+        guard let entries = policy.tree.entries[key], entries[0].rule.kind == .function else { return nil }
+        return parts
+    }
+
+    func callFunction(_ path: [String], _ arguments: [Value], _ location: Location) throws -> Value? {
+        let key = path.joined(separator: ".")
+        guard let entries = policy.tree.entries[key] else { return nil }
+        var result: Value?
+        for entry in entries where !entry.rule.isDefault {
+            guard entry.rule.arguments.count == arguments.count else { continue }
+            let scope = scope(of: entry)
+            var outputs: [Value] = []
+            var parameters: [String] = []
+            for argument in entry.rule.arguments { Evaluator.variables(in: argument, into: &parameters) }
+            _ = try matchAll(entry.rule.arguments, arguments, Env().declaring(parameters), scope) { env in
+                if let value = try self.ruleOutput(entry, env), !outputs.contains(value) { outputs.append(value) }
+                return false
+            }
+            for value in outputs {
+                if let existing = result, existing != value {
+                    throw RegoError(.conflict, "functions must not produce multiple outputs for same inputs", location: location)
+                }
+                result = value
+            }
+        }
+        if result == nil, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
+            _ = try eval(term, Env(), scope(of: fallback)) { value, _ in
+                result = value
+                return true
+            }
+        }
+        return result
+    }
+
+    func matchAll(_ patterns: [Term], _ values: [Value], _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        func step(_ index: Int, _ env: Env) throws -> Bool {
+            guard index < patterns.count else { return try next(env) }
+            return try match(patterns[index], values[index], env, scope) { env in try step(index + 1, env) }
+        }
+        return try step(0, env)
+    }
+}

@@ -1,0 +1,232 @@
+extension Evaluator {
+    // MARK: Terms
+
+    func eval(_ term: Term, _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        switch term.kind {
+        case .null: return try next(.null, env)
+        case .boolean(let value): return try next(.bool(value), env)
+        case .number(let text):
+            guard let number = Number(text) else { throw RegoError(.parseError, "invalid number \(text)", location: term.location) }
+            return try next(.number(number), env)
+        case .string(let value): return try next(.string(value), env)
+        case .variable(let name):
+            if let value = env.value(name) { return try next(value, env) }
+            return try evalRef([term], env, scope, next)
+        case .ref(let steps):
+            return try evalRef(steps, env, scope, next)
+        case .array(let items):
+            return try evalAll(items, env, scope) { values, env in try next(.array(values), env) }
+        case .set(let items):
+            return try evalAll(items, env, scope) { values, env in try next(.set(Set(values)), env) }
+        case .object(let items):
+            return try evalAll(items.flatMap { [$0.key, $0.value] }, env, scope) { values, env in
+                var fields: [Value: Value] = [:]
+                for index in stride(from: 0, to: values.count, by: 2) { fields[values[index]] = values[index + 1] }
+                return try next(.object(fields), env)
+            }
+        case .arrayComprehension(let head, let body):
+            var items: [Value] = []
+            _ = try evalBody(body, 0, env, scope) { inner in
+                try self.eval(head, inner, scope) { value, _ in
+                    items.append(value)
+                    return false
+                }
+            }
+            return try next(.array(items), env)
+        case .setComprehension(let head, let body):
+            var items: Set<Value> = []
+            _ = try evalBody(body, 0, env, scope) { inner in
+                try self.eval(head, inner, scope) { value, _ in
+                    items.insert(value)
+                    return false
+                }
+            }
+            return try next(.set(items), env)
+        case .objectComprehension(let keyTerm, let valueTerm, let body):
+            var fields: [Value: Value] = [:]
+            _ = try evalBody(body, 0, env, scope) { inner in
+                try self.eval(keyTerm, inner, scope) { key, inner in
+                    try self.eval(valueTerm, inner, scope) { value, _ in
+                        if let existing = fields[key], existing != value {
+                            throw RegoError(.conflict, "object keys must be unique", location: term.location)
+                        }
+                        fields[key] = value
+                        return false
+                    }
+                }
+            }
+            return try next(.object(fields), env)
+        case .call(let op, let arguments):
+            return try evalCall(op, arguments, term.location, env, scope, next)
+        case .template(let parts):
+            return try evalTemplate(parts, 0, "", env, scope, next)
+        }
+    }
+
+    func evalTemplate(_ parts: [Term.TemplatePart], _ index: Int, _ prefix: String, _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        guard index < parts.count else { return try next(.string(prefix), env) }
+        switch parts[index] {
+        case .text(let text):
+            return try evalTemplate(parts, index + 1, prefix + text, env, scope, next)
+        case .expression(let term):
+            var value: Value?
+            _ = try eval(term, env, scope) { found, _ in
+                value = found
+                return true
+            }
+            let text: String
+            switch value {
+            case .none: text = "<undefined>"
+            case .some(let other): text = Builtins.display(other)
+            }
+            return try evalTemplate(parts, index + 1, prefix + text, env, scope, next)
+        }
+    }
+
+    /// Evaluates terms left to right, enumerating every combination.
+    func evalAll(_ terms: [Term], _ env: Env, _ scope: Scope, _ next: ([Value], Env) throws -> Bool) throws -> Bool {
+        func step(_ index: Int, _ values: [Value], _ env: Env) throws -> Bool {
+            guard index < terms.count else { return try next(values, env) }
+            return try eval(terms[index], env, scope) { value, env in try step(index + 1, values + [value], env) }
+        }
+        return try step(0, [], env)
+    }
+
+    // MARK: References
+
+    func evalRef(_ steps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        let head = steps[0]
+        let rest = Array(steps.dropFirst())
+        if case .variable(let name) = head.kind {
+            if let value = env.value(name) { return try navigate(value, rest, env, scope, next) }
+            if name == "_" || env.locals.contains(name) {
+                throw Unbound(name: name)
+            }
+            if name == "input" {
+                guard let input else { return false }
+                return try navigate(input, rest, env, scope, next)
+            }
+            if name == "data" { return try evalData([], rest, env, scope, next) }
+            if let imported = scope.imports[name] {
+                return try evalRef(imported + rest, env, scope, next)
+            }
+            if policy.tree.ruleNames[scope.package.joined(separator: ".")]?.contains(name) == true {
+                return try evalData(scope.package + [name], rest, env, scope, next)
+            }
+            throw Unbound(name: name)
+        }
+        return try eval(head, env, scope) { value, env in try self.navigate(value, rest, env, scope, next) }
+    }
+
+    /// Steps into a value: ground steps index it; unbound variables enumerate it.
+    func navigate(_ value: Value, _ steps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        guard let step = steps.first else { return try next(value, env) }
+        let rest = Array(steps.dropFirst())
+        if case .variable(let name) = step.kind, env.value(name) == nil, !isResolvable(name, env, scope) {
+            return try iterate(value) { key, element in
+                let bound = name == "_" ? env : env.binding(name, key)
+                return try self.navigate(element, rest, bound, scope, next)
+            }
+        }
+        return try eval(step, env, scope) { key, env in
+            guard let element = Evaluator.index(value, key) else { return false }
+            return try self.navigate(element, rest, env, scope, next)
+        }
+    }
+
+    static func index(_ value: Value, _ key: Value) -> Value? {
+        switch (value, key) {
+        case (.array(let items), .number(let number)):
+            guard let position = number.intValue, position >= 0, position < items.count else { return nil }
+            return items[position]
+        case (.object(let fields), _): return fields[key]
+        case (.set(let items), _): return items.contains(key) ? key : nil
+        default: return nil
+        }
+    }
+
+    /// Whether a bare name refers to something other than a fresh variable.
+    func isResolvable(_ name: String, _ env: Env, _ scope: Scope) -> Bool {
+        if name == "_" || env.locals.contains(name) { return false }
+        if name == "input" || name == "data" || scope.imports[name] != nil { return true }
+        return policy.tree.ruleNames[scope.package.joined(separator: ".")]?.contains(name) == true
+    }
+
+    // MARK: The data document
+
+    /// Evaluates `data.<path>` followed by `steps`, descending through rules and base data.
+    func evalData(_ path: [String], _ steps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        for length in stride(from: path.count, through: 0, by: -1) {
+            if let override = dataOverrides[Array(path.prefix(length))] {
+                var value: Value? = override
+                for key in path.dropFirst(length) { value = value.flatMap { Evaluator.index($0, .string(key)) } }
+                guard let value else { return false }
+                return try navigate(value, steps, env, scope, next)
+            }
+        }
+        let key = path.joined(separator: ".")
+        if let entries = policy.tree.entries[key] {
+            if entries[0].rule.kind == .function { return false }
+            guard let value = try ruleValue(key, entries) else { return false }
+            return try navigate(value, steps, env, scope, next)
+        }
+        if policy.tree.prefixes.contains(key) {
+            guard let step = steps.first else {
+                guard let value = try fullData(path) else { return false }
+                return try next(value, env)
+            }
+            let rest = Array(steps.dropFirst())
+            if case .variable(let name) = step.kind, env.value(name) == nil, !isResolvable(name, env, scope) {
+                guard let value = try fullData(path) else { return false }
+                return try navigate(value, steps, env, scope, next)
+            }
+            return try eval(step, env, scope) { stepValue, env in
+                guard case .string(let child) = stepValue else {
+                    guard let value = try self.fullData(path), let element = Evaluator.index(value, stepValue) else { return false }
+                    return try self.navigate(element, rest, env, scope, next)
+                }
+                return try self.evalData(path + [child], rest, env, scope, next)
+            }
+        }
+        guard let value = baseData(path) else { return false }
+        return try navigate(value, steps, env, scope, next)
+    }
+
+    func baseData(_ path: [String]) -> Value? {
+        var value: Value? = policy.data
+        for key in path { value = value.flatMap { Evaluator.index($0, .string(key)) } }
+        return value
+    }
+
+    /// The whole virtual document at `path`: base data merged with every rule below it.
+    func fullData(_ path: [String]) throws -> Value? {
+        let key = path.joined(separator: ".")
+        if let entries = policy.tree.entries[key] {
+            if entries[0].rule.kind == .function { return nil }
+            return try ruleValue(key, entries)
+        }
+        var fields: [Value: Value] = [:]
+        if case .object(let base) = baseData(path) ?? .null { fields = base }
+        let prefix = key.isEmpty ? "" : key + "."
+        var children: Set<String> = []
+        for candidate in policy.tree.prefixes where candidate.hasPrefix(prefix) && candidate != key {
+            let remainder = candidate.dropFirst(prefix.count)
+            if let child = remainder.split(separator: ".").first { children.insert(String(child)) }
+        }
+        for child in children.sorted() {
+            if let value = try fullData(path + [child]) {
+                if case .object(let existing) = fields[.string(child)] ?? .null, case .object(let computed) = value {
+                    fields[.string(child)] = .object(existing.merging(computed) { _, new in new })
+                } else {
+                    fields[.string(child)] = value
+                }
+            }
+        }
+        return .object(fields)
+    }
+}
+
+/// Raised when a literal needs a variable that has no value yet.
+struct Unbound: Error {
+    var name: String
+}
