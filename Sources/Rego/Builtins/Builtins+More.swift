@@ -118,9 +118,10 @@ extension Builtins {
         return texts.contains { text in affixes.contains { test(text, $0) } }
     }
 
+    /// One level: nested arrays inside the elements stay.
     static func flatten(_ items: [Value]) -> [Value] {
         items.flatMap { item -> [Value] in
-            if case .array(let inner) = item { return flatten(inner) }
+            if case .array(let inner) = item { return inner }
             return [item]
         }
     }

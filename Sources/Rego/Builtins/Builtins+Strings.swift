@@ -93,6 +93,16 @@ extension Builtins {
                 out.append(character)
                 continue
             }
+            var zeroPad = false
+            var width = 0
+            if position < characters.count, characters[position] == "0" {
+                zeroPad = true
+                position += 1
+            }
+            while position < characters.count, characters[position].isNumber {
+                width = width * 10 + (characters[position].wholeNumberValue ?? 0)
+                position += 1
+            }
             var precision: Int?
             if position < characters.count, characters[position] == "." {
                 position += 1
@@ -119,17 +129,29 @@ extension Builtins {
             }
             let argument = arguments[index]
             index += 1
+            var piece = ""
             switch (verb, argument) {
-            case ("s", .string(let text)), ("v", .string(let text)): out.append(text)
-            case ("d", .number(let number)) where number.intValue != nil: out.append(number.description)
-            case ("f", .number(let number)): out.append(String(format: "%.\(precision ?? 6)f", number.doubleValue))
-            case ("x", .string(let text)): out.append(text.utf8.map { String(format: "%02x", $0) }.joined())
-            case ("x", .number(let number)) where number.intValue != nil: out.append(String(number.intValue!, radix: 16))
-            case ("t", .bool(let flag)): out.append(flag ? "true" : "false")
-            case ("q", .string(let text)): out.append(Value.string(text).jsonText)
-            case ("v", _), ("s", _): out.append(display(argument))
-            default: out.append("%!\(verb)(\(argument.typeName)=\(display(argument)))")
+            case ("s", .string(let text)), ("v", .string(let text)): piece.append(text)
+            case ("d", .number(let number)) where number.intValue != nil: piece.append(number.description)
+            case ("f", .number(let number)): piece.append(String(format: "%.\(precision ?? 6)f", number.doubleValue))
+            case ("x", .string(let text)): piece.append(text.utf8.map { String(format: "%02x", $0) }.joined())
+            case ("x", .number(let number)) where number.intValue != nil: piece.append(String(number.intValue!, radix: 16))
+            case ("X", .number(let number)) where number.intValue != nil: piece.append(String(number.intValue!, radix: 16).uppercased())
+            case ("X", .string(let text)): piece.append(text.utf8.map { String(format: "%02X", $0) }.joined())
+            case ("t", .bool(let flag)): piece.append(flag ? "true" : "false")
+            case ("q", .string(let text)): piece.append(Value.string(text).jsonText)
+            case ("v", _), ("s", _): piece.append(display(argument))
+            default: piece.append("%!\(verb)(\(argument.typeName)=\(display(argument)))")
             }
+            if piece.count < width {
+                let padding = String(repeating: zeroPad ? "0" : " ", count: width - piece.count)
+                if zeroPad, piece.hasPrefix("-") {
+                    piece = "-" + padding + piece.dropFirst()
+                } else {
+                    piece = padding + piece
+                }
+            }
+            out.append(piece)
         }
         characters = []
         if index < arguments.count {

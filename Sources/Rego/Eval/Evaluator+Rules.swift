@@ -112,6 +112,18 @@ extension Evaluator {
                 }
             }
         }
+        // Rules with longer static paths below this one (`p.q.r := 1` beside `p.q[s] := 2`) join the object.
+        let prefix = key + "."
+        var children: Set<String> = []
+        for candidate in policy.tree.entries.keys where candidate.hasPrefix(prefix) {
+            if let child = candidate.dropFirst(prefix.count).split(separator: ".").first { children.insert(String(child)) }
+        }
+        let path = key.split(separator: ".").map(String.init)
+        for child in children.sorted() {
+            guard let value = try fullData(path + [child]) else { continue }
+            object = try Evaluator.inserting(value, at: [.string(child)], into: object, location: entries[0].rule.location)
+            defined = true
+        }
         if !defined, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
             var result: Value?
             _ = try eval(term, Env(), scope(of: fallback)) { value, _ in

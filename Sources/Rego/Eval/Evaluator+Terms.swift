@@ -165,6 +165,20 @@ extension Evaluator {
             }
         }
         let key = path.joined(separator: ".")
+        if dataOverrides.keys.contains(where: { $0.count > path.count && Array($0.prefix(path.count)) == path }) {
+            // A replacement below this path: descend by name when the next step is one; otherwise
+            // build the document here with the replacements applied.
+            if let step = steps.first, !isPattern(step, env, scope) {
+                let rest = Array(steps.dropFirst())
+                return try eval(step, env, scope) { stepValue, env in
+                    if case .string(let child) = stepValue { return try self.evalData(path + [child], rest, env, scope, next) }
+                    guard let value = try self.fullData(path), let element = Evaluator.index(value, stepValue) else { return false }
+                    return try self.navigate(element, rest, env, scope, next)
+                }
+            }
+            guard let value = try fullData(path) else { return false }
+            return try navigate(value, steps, env, scope, next)
+        }
         if let entries = policy.tree.entries[key] {
             if entries[0].rule.kind == .function { return false }
             guard let value = try ruleValue(key, entries) else { return false }
@@ -200,6 +214,15 @@ extension Evaluator {
 
     /// The whole virtual document at `path`: base data merged with every rule below it.
     func fullData(_ path: [String]) throws -> Value? {
+        var value = try fullDataWithoutOverrides(path)
+        for (overridePath, replacement) in dataOverrides.sorted(by: { $0.key.count < $1.key.count })
+        where overridePath.count >= path.count && Array(overridePath.prefix(path.count)) == path {
+            value = Evaluator.replacing(value ?? .object([:]), at: Array(overridePath.dropFirst(path.count)), with: replacement)
+        }
+        return value
+    }
+
+    func fullDataWithoutOverrides(_ path: [String]) throws -> Value? {
         let key = path.joined(separator: ".")
         if let entries = policy.tree.entries[key] {
             if entries[0].rule.kind == .function { return nil }
