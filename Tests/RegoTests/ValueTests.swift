@@ -39,7 +39,7 @@ import Testing
     @Test func kindsOrderAsOPAOrdersThem() {
         let ordered: [Value] = [
             .null, .bool(false), .bool(true), .int(-1), .int(2), .string(""), .string("a"), .string("b"), .array([]), .array([.int(1)]),
-            .object([:]), .object([.string("a"): .int(1)]), .set([]), .set([.int(1)]),
+            .set([]), .set([.int(1)]), .object([:]), .object([.string("a"): .int(1)]),
         ]
         #expect(ordered.shuffled().sorted() == ordered)
     }

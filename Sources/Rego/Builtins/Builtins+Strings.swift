@@ -72,7 +72,7 @@ extension Builtins {
         "format_int": binary { a, b in
             let number = try number(a, 1)
             let base = try integer(b, 2)
-            guard [2, 8, 10, 16].contains(base) else { throw BuiltinError.failed("operand 2 must be one of {2, 8, 10, 16}") }
+            guard [2, 8, 10, 16].contains(base) else { throw BuiltinError(message: "operand 2 must be one of {2, 8, 10, 16}", isTypeError: true) }
             let truncated = number.doubleValue.rounded(.towardZero)
             guard let whole = Int(exactly: truncated) else { throw BuiltinError.failed("number out of range") }
             return .string(String(whole, radix: base))

@@ -8,7 +8,8 @@ public indirect enum Value: Sendable, Hashable {
     case object([Value: Value])
     case set(Set<Value>)
 
-    /// OPA's order of kinds: null < boolean < number < string < array < object < set.
+    /// OPA's order of kinds, as its conformance results show it: null < boolean < number < string <
+    /// array < set < object.
     var kindRank: Int {
         switch self {
         case .null: 0
@@ -16,8 +17,8 @@ public indirect enum Value: Sendable, Hashable {
         case .number: 2
         case .string: 3
         case .array: 4
-        case .object: 5
-        case .set: 6
+        case .set: 5
+        case .object: 6
         }
     }
 
