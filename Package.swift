@@ -81,6 +81,8 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
+                "Rego",
+                .product(name: "Yams", package: "Yams"),
                 "WardenServer",
                 "WardenCore",
                 "WardenStore",

@@ -197,11 +197,20 @@ final class Evaluator {
     func iterate(_ collection: Value, _ body: (Value, Value) throws -> Bool) throws -> Bool {
         switch collection {
         case .array(let items):
-            for (index, item) in items.enumerated() where try body(.int(index), item) { return true }
+            for (index, item) in items.enumerated() {
+                try tick()
+                if try body(.int(index), item) { return true }
+            }
         case .object(let fields):
-            for key in fields.keys.sorted() where try body(key, fields[key]!) { return true }
+            for key in fields.keys.sorted() {
+                try tick()
+                if try body(key, fields[key]!) { return true }
+            }
         case .set(let items):
-            for item in items.sorted() where try body(item, item) { return true }
+            for item in items.sorted() {
+                try tick()
+                if try body(item, item) { return true }
+            }
         default:
             break
         }

@@ -12,6 +12,57 @@ extension Value {
         return value
     }
 
+    /// Indented JSON as Go's `json.MarshalIndent(v, "", "  ")` writes it (and so `opa eval`):
+    /// sorted keys, `"key": value`, empty arrays and objects as `[]` and `{}`.
+    public func prettyJSON(indent: String = "  ") -> String {
+        var out = ""
+        writePretty(into: &out, level: 0, indent: indent)
+        return out
+    }
+
+    func writePretty(into out: inout String, level: Int, indent: String) {
+        let inner = String(repeating: indent, count: level + 1)
+        let closing = String(repeating: indent, count: level)
+        switch self {
+        case .array, .set:
+            let list: [Value]
+            switch self {
+            case .array(let items): list = items
+            case .set(let items): list = items.sorted()
+            default: list = []
+            }
+            guard !list.isEmpty else {
+                out += "[]"
+                return
+            }
+            out += "[\n"
+            for (index, item) in list.enumerated() {
+                out += inner
+                item.writePretty(into: &out, level: level + 1, indent: indent)
+                out += index == list.count - 1 ? "\n" : ",\n"
+            }
+            out += closing + "]"
+        case .object(let fields):
+            guard !fields.isEmpty else {
+                out += "{}"
+                return
+            }
+            let keyed = fields.map { key, value -> (String, Value) in
+                if case .string(let text) = key { return (text, value) }
+                return (key.jsonText, value)
+            }.sorted { Array($0.0.utf8).lexicographicallyPrecedes($1.0.utf8) }
+            out += "{\n"
+            for (index, (key, value)) in keyed.enumerated() {
+                out += inner + Value.string(key).jsonText + ": "
+                value.writePretty(into: &out, level: level + 1, indent: indent)
+                out += index == keyed.count - 1 ? "\n" : ",\n"
+            }
+            out += closing + "}"
+        default:
+            out += jsonText
+        }
+    }
+
     /// The value as Rego prints it: `[1, 2]`, `{"a": 1}`, `{1, 2}`, `set()`.
     public var regoText: String {
         switch self {

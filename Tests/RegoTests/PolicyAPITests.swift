@@ -1,0 +1,79 @@
+import Testing
+
+@testable import Rego
+
+@Suite struct PolicyAPITests {
+    static let source = """
+        package sentinel.policy
+
+        import rego.v1
+
+        default allow := false
+
+        allow if {
+            input.tool.risk != "critical"
+            some role in input.agent.roles
+            role in data.allowed_roles
+        }
+
+        reasons contains msg if {
+            not allow
+            msg := sprintf("agent %s may not call %s", [input.agent.id, input.tool.name])
+        }
+
+        double(x) := y if y := x * 2
+        """
+
+    static func input(roles: [String], risk: String = "high") -> Value {
+        .object([
+            .string("agent"): .object([.string("id"): .string("bot"), .string("roles"): .array(roles.map(Value.string))]),
+            .string("tool"): .object([.string("name"): .string("refund"), .string("risk"): .string(risk)]),
+        ])
+    }
+
+    @Test func preparedQueryAnswersPerInput() throws {
+        let policy = try Policy(modules: ["policy.rego": Self.source], data: try Value.parseJSON(#"{"allowed_roles":["support"]}"#))
+        let allow = try policy.prepare("data.sentinel.policy.allow")
+        #expect(try allow.evaluate(input: Self.input(roles: ["support"])).first?["$value"] == .bool(true))
+        #expect(try allow.evaluate(input: Self.input(roles: ["sales"])).first?["$value"] == nil, "false is not a result")
+        #expect(try allow.evaluate(input: Self.input(roles: ["support"], risk: "critical")).isEmpty)
+        let reasons = try policy.prepare("data.sentinel.policy.reasons")
+        #expect(try reasons.evaluate(input: Self.input(roles: [])).first?["$value"] == .set([.string("agent bot may not call refund")]))
+        let rows = try policy.prepare("x := data.sentinel.policy.double(21)").evaluate()
+        #expect(rows.first?["x"] == .int(42))
+    }
+
+    @Test func conflictsAndUnsafeVariablesAreErrors() throws {
+        let conflict = try Policy(modules: ["c.rego": "package c\np := 1\np := 2"])
+        #expect(throws: RegoError.self) { try conflict.prepare("data.c.p").evaluate() }
+        do {
+            _ = try conflict.prepare("data.c.p").evaluate()
+        } catch {
+            #expect(error.code == .conflict)
+        }
+        do {
+            _ = try Policy(modules: [:]).prepare("x == 1").evaluate()
+            Issue.record("unsafe query evaluated")
+        } catch {
+            #expect(error.code == .unsafeVariable)
+        }
+    }
+
+    @Test func builtinErrorsAreUndefinedUnlessStrict() throws {
+        let policy = try Policy(modules: ["p.rego": "package p\nn := to_number(input)"])
+        #expect(try policy.prepare("data.p.n").evaluate(input: .string("12")).first?["$value"] == .int(12))
+        #expect(try policy.prepare("data.p.n").evaluate(input: .string("twelve")).isEmpty)
+        #expect(throws: RegoError.self) { try policy.prepare("data.p.n").evaluate(input: .string("twelve"), strictBuiltinErrors: true) }
+    }
+
+    @Test func evaluationStepsAreBounded() throws {
+        let policy = try Policy(modules: ["p.rego": "package p\nn := count([x | some x in numbers.range(1, 200000)])"])
+        let evaluator = Evaluator(policy: policy, input: nil, strictBuiltinErrors: false, maxSteps: 10_000)
+        #expect(throws: RegoError.self) { try evaluator.query(try Parser.parseQuery("data.p.n")) }
+    }
+
+    @Test func prettyJSONMatchesGoIndent() throws {
+        let value = try Value.parseJSON(#"{"b":[],"a":{"x":[1,{}]}}"#)
+        #expect(value.prettyJSON() == "{\n  \"a\": {\n    \"x\": [\n      1,\n      {}\n    ]\n  },\n  \"b\": []\n}")
+    }
+}
