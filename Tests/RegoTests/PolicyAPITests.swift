@@ -77,3 +77,18 @@ import Testing
         #expect(value.prettyJSON() == "{\n  \"a\": {\n    \"x\": [\n      1,\n      {}\n    ]\n  },\n  \"b\": []\n}")
     }
 }
+
+/// Hostile values must give errors or undefined, never a trap.
+@Suite struct BuiltinRobustnessTests {
+    @Test(arguments: [
+        "x := -9223372036854775808 / -1", "x := -9223372036854775808 % -1", "x := substring(\"abc\", 1, 9223372036854775807)",
+        "x := format_int(1e300, 10)", "x := numbers.range(-9223372036854775808, 9223372036854775807)",
+        "x := time.add_date(0, 9223372036854775807, 0, 0)", "x := time.add_date(0, -9223372036854775808, 0, 0)",
+        "x := time.parse_rfc3339_ns(\"9999-12-31T23:59:59.999999999Z\")",
+        "x := bits.lsh(1, 9223372036854775807)", "x := abs(-9223372036854775808)", "x := 9223372036854775807 + 1",
+        "x := 9223372036854775807 * 9223372036854775807", "x := units.parse(\"99999999999999999999999E\")",
+    ])
+    func noTrap(_ query: String) throws {
+        _ = try? Policy(modules: [:]).prepare(query).evaluate(strictBuiltinErrors: true)
+    }
+}

@@ -34,7 +34,10 @@ extension Number {
     }
 
     static func / (a: Number, b: Number) -> Number {
-        if case .int(let x) = a, case .int(let y) = b, y != 0, x % y == 0 { return .int(x / y) }
+        if case .int(let x) = a, case .int(let y) = b, y != 0 {
+            let (remainder, overflow) = x.remainderReportingOverflow(dividingBy: y)
+            if !overflow, remainder == 0 { return .int(x / y) }
+        }
         return arithmetic(a, b, /, /)
     }
 
@@ -82,7 +85,8 @@ extension Builtins {
         "rem": numeric { a, b in
             guard let x = a.intValue, let y = b.intValue else { throw BuiltinError.failed("modulo on floating-point number") }
             guard y != 0 else { throw BuiltinError.failed("modulo by zero") }
-            return .int(x % y)
+            let (remainder, overflow) = x.remainderReportingOverflow(dividingBy: y)
+            return .int(overflow ? 0 : remainder)
         },
         "abs": unary { value in
             let number = try number(value, 1)

@@ -85,6 +85,8 @@ extension Builtins {
     static func fullRange(_ text: String) -> NSRange { NSRange(text.startIndex..<text.endIndex, in: text) }
 
     static func regex(_ pattern: String) throws -> NSRegularExpression {
+        // An empty pattern matches everywhere, as in Go; ICU refuses to compile it.
+        let pattern = pattern.isEmpty ? "(?:)" : pattern
         do {
             return try NSRegularExpression(pattern: pattern)
         } catch {

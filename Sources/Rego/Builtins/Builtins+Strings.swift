@@ -64,7 +64,7 @@ extension Builtins {
             let length = try integer(args[2], 3)
             guard start >= 0 else { throw BuiltinError.failed("negative offset") }
             guard start < scalars.count else { return .string("") }
-            let end = length < 0 ? scalars.count : min(scalars.count, start + length)
+            let end = length < 0 ? scalars.count : start + min(length, scalars.count - start)
             var out = String.UnicodeScalarView()
             out.append(contentsOf: scalars[start..<end])
             return .string(String(out))

@@ -27,6 +27,17 @@ extension Evaluator {
                     }
                 }
             }
+        case "walk" where arguments.count == 2:
+            // A relation: every [path, value] pair of the document, the document itself first.
+            return try eval(arguments[0], env, scope) { document, env in
+                var pairs: [Value] = []
+                Evaluator.walk(document, [], into: &pairs)
+                for pair in pairs {
+                    try self.tick()
+                    if try self.match(arguments[1], pair, env, scope, { env in try next(.bool(true), env) }) { return true }
+                }
+                return false
+            }
         default:
             break
         }
@@ -62,6 +73,16 @@ extension Evaluator {
                 return try self.match(arguments[builtin.arity], result, env, scope) { env in try next(.bool(true), env) }
             }
             return try next(result, env)
+        }
+    }
+
+    static func walk(_ value: Value, _ path: [Value], into pairs: inout [Value]) {
+        pairs.append(.array([.array(path), value]))
+        switch value {
+        case .array(let items): for (index, item) in items.enumerated() { walk(item, path + [.int(index)], into: &pairs) }
+        case .object(let fields): for key in fields.keys.sorted() { walk(fields[key]!, path + [key], into: &pairs) }
+        case .set(let items): for item in items.sorted() { walk(item, path + [item], into: &pairs) }
+        default: break
         }
     }
 

@@ -128,6 +128,12 @@ extension Evaluator {
                 return try self.navigate(element, rest, bound, scope, next)
             }
         }
+        if isPattern(step, env, scope) {
+            // `s[[1, x]]`: every key that matches the pattern, binding its variables.
+            return try iterate(value) { key, element in
+                try self.match(step, key, env, scope) { env in try self.navigate(element, rest, env, scope, next) }
+            }
+        }
         return try eval(step, env, scope) { key, env in
             guard let element = Evaluator.index(value, key) else { return false }
             return try self.navigate(element, rest, env, scope, next)
