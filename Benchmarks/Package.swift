@@ -20,6 +20,15 @@ let package = Package(
             ],
             path: "Benchmarks/DecisionPath",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "RegoEval",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Rego", package: "Warden"),
+            ],
+            path: "Benchmarks/RegoEval",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -7,20 +7,7 @@ import Testing
 @Suite struct ConformanceEvalTests {
     /// Converts a YAML value to a Rego value (YAML numbers become exact numbers).
     static func value(_ any: Any?) -> Value {
-        switch any {
-        case nil, is NSNull: return .null
-        case let flag as Bool: return .bool(flag)
-        case let int as Int: return .int(int)
-        case let double as Double:
-            return .number(Number(String(double)) ?? .float(double))
-        case let text as String: return .string(text)
-        case let array as [Any]: return .array(array.map { value($0) })
-        case let object as [String: Any]:
-            var fields: [Value: Value] = [:]
-            for (key, item) in object { fields[.string(key)] = value(item) }
-            return .object(fields)
-        default: return .string("\(any!)")
-        }
+        Value(foundation: any)
     }
 
     enum Outcome {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A Rego value: JSON's values plus sets, and objects whose keys may be any value.
 public indirect enum Value: Sendable, Hashable {
     case null
@@ -72,5 +74,25 @@ extension Value: Comparable {
             if order != 0 { return order }
         }
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+}
+
+extension Value {
+    /// Converts what JSONSerialization or a YAML loader produces (dictionaries, arrays, strings,
+    /// numbers, booleans, NSNull) into a value; numbers are read exactly from their text.
+    public init(foundation any: Any?) {
+        switch any {
+        case nil, is NSNull: self = .null
+        case let flag as Bool: self = .bool(flag)
+        case let int as Int: self = .int(int)
+        case let double as Double: self = .number(Number(String(double)) ?? .float(double))
+        case let text as String: self = .string(text)
+        case let array as [Any]: self = .array(array.map { Value(foundation: $0) })
+        case let object as [String: Any]:
+            var fields: [Value: Value] = [:]
+            for (key, item) in object { fields[.string(key)] = Value(foundation: item) }
+            self = .object(fields)
+        default: self = .string("\(any!)")
+        }
     }
 }
