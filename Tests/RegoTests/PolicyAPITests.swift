@@ -92,3 +92,27 @@ import Testing
         _ = try? Policy(modules: [:]).prepare(query).evaluate(strictBuiltinErrors: true)
     }
 }
+
+@Suite struct DepthTests {
+    static func chain(_ length: Int) -> String {
+        var source = "package chain\n"
+        for index in 0..<length { source += "r\(index) := x if { x := r\(index + 1) + 1 }\n" }
+        source += "r\(length) := 0\n"
+        return source
+    }
+
+    @Test func deepButBoundedChainsEvaluate() throws {
+        let policy = try Policy(modules: ["chain.rego": Self.chain(500)])
+        #expect(try policy.prepare("data.chain.r0").evaluate().first?["$value"] == .int(500))
+    }
+
+    @Test func runawayNestingIsAnErrorNotACrash() throws {
+        let policy = try Policy(modules: ["chain.rego": Self.chain(3_000)])
+        do {
+            _ = try policy.prepare("data.chain.r0").evaluate()
+            Issue.record("3,000 nested rules evaluated without hitting the depth bound")
+        } catch {
+            #expect(error.code == .limitExceeded, "\(error)")
+        }
+    }
+}

@@ -41,8 +41,12 @@ public struct PreparedQuery: Sendable {
     /// Every solution: the values of the query's named variables (those not starting with `_`),
     /// plus, for a single-term query such as `data.p.allow`, the term's value under `"$value"`.
     public func evaluate(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> [[String: Value]] {
-        let evaluator = Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors)
-        return try evaluator.query(body)
+        let body = self.body
+        let policy = self.policy
+        // The evaluator is made and used on the large-stack thread only.
+        return try LargeStack.run { () throws(RegoError) in
+            try Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors).query(body)
+        }
     }
 }
 
@@ -57,6 +61,8 @@ struct RuleTree: Sendable {
         var dynamicSteps: [Term]
         var package: [String]
         var imports: [String: [Term]]
+        /// Where the rule's body resolves names, built once.
+        var scope: Scope
     }
 
     /// Entries by static path (joined with ".").
@@ -102,7 +108,10 @@ struct RuleTree: Sendable {
                 }
                 let key = staticPath.joined(separator: ".")
                 entries[key, default: []].append(
-                    Entry(rule: rule, staticPath: staticPath, dynamicSteps: dynamic, package: module.package, imports: imports)
+                    Entry(
+                        rule: rule, staticPath: staticPath, dynamicSteps: dynamic, package: module.package, imports: imports,
+                        scope: Scope(package: module.package, imports: imports)
+                    )
                 )
                 for length in 0...staticPath.count { prefixes.insert(staticPath.prefix(length).joined(separator: ".")) }
             }

@@ -29,6 +29,14 @@ struct Env {
 struct Scope {
     var package: [String]
     var imports: [String: [Term]]
+    /// `package` joined with ".", computed once: name resolution looks rules up by it.
+    let packageKey: String
+
+    init(package: [String], imports: [String: [Term]]) {
+        self.package = package
+        self.imports = imports
+        self.packageKey = package.joined(separator: ".")
+    }
 
     static let query = Scope(package: [], imports: [:])
 }

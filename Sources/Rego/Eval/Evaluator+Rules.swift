@@ -25,7 +25,7 @@ extension Evaluator {
     }
 
     func scope(of entry: RuleTree.Entry) -> Scope {
-        Scope(package: entry.package, imports: entry.imports)
+        entry.scope
     }
 
     func completeValue(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {

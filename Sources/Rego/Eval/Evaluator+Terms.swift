@@ -110,7 +110,7 @@ extension Evaluator {
             if let imported = scope.imports[name] {
                 return try evalRef(imported + rest, env, scope, next)
             }
-            if policy.tree.ruleNames[scope.package.joined(separator: ".")]?.contains(name) == true {
+            if policy.tree.ruleNames[scope.packageKey]?.contains(name) == true {
                 return try evalData(scope.package + [name], rest, env, scope, next)
             }
             throw Unbound(name: name)
@@ -155,7 +155,7 @@ extension Evaluator {
     func isResolvable(_ name: String, _ env: Env, _ scope: Scope) -> Bool {
         if name == "_" || env.locals.contains(name) { return false }
         if name == "input" || name == "data" || scope.imports[name] != nil { return true }
-        return policy.tree.ruleNames[scope.package.joined(separator: ".")]?.contains(name) == true
+        return policy.tree.ruleNames[scope.packageKey]?.contains(name) == true
     }
 
     // MARK: The data document

@@ -17,6 +17,9 @@ final class Evaluator {
     var inProgress: Set<String> = []
     var steps = 0
     let maxSteps: Int
+    /// Nesting of literals being evaluated (rules calling rules, comprehensions, `every`).
+    var depth = 0
+    static let maxDepth = 1_000
     /// `time.now_ns` is fixed for one evaluation, as in OPA.
     lazy var nowNanoseconds: Int = {
         var spec = timespec()
@@ -127,6 +130,11 @@ final class Evaluator {
 
     func evalLiteral(_ literal: Literal, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
         try tick()
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Evaluator.maxDepth else {
+            throw RegoError(.limitExceeded, "evaluation nested deeper than \(Evaluator.maxDepth) levels", location: literal.location)
+        }
         if !literal.with.isEmpty { return try evalWith(literal, env, scope, next) }
         if literal.negated {
             var found = false
