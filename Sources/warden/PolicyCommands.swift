@@ -134,7 +134,7 @@ enum PolicyFiles {
             results.append(.object(result))
         }
         let document = Value.object([.string("result"): .array(results)])
-        return pretty ? prettyJSON(document) : prettyJSON(document)
+        return prettyJSON(document)
     }
 
     static func render(_ error: RegoError, pretty: Bool) -> String {

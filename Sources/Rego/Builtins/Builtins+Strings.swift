@@ -84,7 +84,7 @@ extension Builtins {
     static func sprintf(_ format: String, _ arguments: [Value]) throws -> String {
         var out = ""
         var index = 0
-        var characters = Array(format)
+        let characters = Array(format)
         var position = 0
         while position < characters.count {
             let character = characters[position]
@@ -153,7 +153,6 @@ extension Builtins {
             }
             out.append(piece)
         }
-        characters = []
         if index < arguments.count {
             out.append("%!(EXTRA " + arguments[index...].map { "\($0.typeName)=\(display($0))" }.joined(separator: ", ") + ")")
         }

@@ -16,14 +16,14 @@ extension Evaluator {
         case "internal.member_2" where arguments.count == 2:
             return try eval(arguments[1], env, scope) { collection, env in
                 try self.iterate(collection) { _, element in
-                    try self.matchOrCompare(arguments[0], element, env, scope) { env in try next(.bool(true), env) }
+                    try self.match(arguments[0], element, env, scope) { env in try next(.bool(true), env) }
                 }
             }
         case "internal.member_3" where arguments.count == 3:
             return try eval(arguments[2], env, scope) { collection, env in
                 try self.iterate(collection) { key, element in
-                    try self.matchOrCompare(arguments[0], key, env, scope) { env in
-                        try self.matchOrCompare(arguments[1], element, env, scope) { env in try next(.bool(true), env) }
+                    try self.match(arguments[0], key, env, scope) { env in
+                        try self.match(arguments[1], element, env, scope) { env in try next(.bool(true), env) }
                     }
                 }
             }
@@ -180,10 +180,6 @@ extension Evaluator {
         default:
             return try eval(pattern, env, scope) { resolved, env in resolved == value ? try next(env) : false }
         }
-    }
-
-    func matchOrCompare(_ pattern: Term, _ value: Value, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
-        try match(pattern, value, env, scope, next)
     }
 
     // MARK: Ordering

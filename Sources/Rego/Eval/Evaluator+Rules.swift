@@ -53,7 +53,7 @@ extension Evaluator {
         let scope = scope(of: entry)
         let rule = entry.rule
         var clauses: [(Term?, Body)] = [(rule.value, rule.body)]
-        for clause in rule.elses { clauses.append((clause.value ?? nil, clause.body)) }
+        for clause in rule.elses { clauses.append((clause.value, clause.body)) }
         for (valueTerm, body) in clauses {
             var outputs: Set<Value> = []
             var ordered: [Value] = []
@@ -69,7 +69,7 @@ extension Evaluator {
             }
             if ordered.count > 1 {
                 throw RegoError(
-                    rule.kind == .function ? .conflict : .conflict,
+                    .conflict,
                     rule.kind == .function
                         ? "functions must not produce multiple outputs for same inputs" : "complete rules must not produce multiple outputs",
                     location: rule.location

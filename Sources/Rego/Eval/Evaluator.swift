@@ -168,9 +168,8 @@ final class Evaluator {
             var declared: [String] = []
             if let key { Evaluator.variables(in: key, into: &declared) }
             Evaluator.variables(in: value, into: &declared)
-            let inner = env.declaring(declared)
             return try eval(collection, env, scope) { collectionValue, outer in
-                let base = outer.declaring(declared).merging(inner)
+                let base = outer.declaring(declared)
                 return try self.iterate(collectionValue) { elementKey, element in
                     if let key {
                         return try self.match(key, elementKey, base, scope) { env in try self.match(value, element, env, scope, next) }
@@ -240,9 +239,8 @@ final class Evaluator {
         // Evaluate the modifier values first, in the current state.
         var replacements: [(Literal.With, Value?)] = []
         for modifier in literal.with {
-            if let name = functionName(modifier.target, scope) {
+            if functionName(modifier.target, scope) != nil {
                 replacements.append((modifier, nil))
-                _ = name
                 continue
             }
             var value: Value?
@@ -320,14 +318,5 @@ final class Evaluator {
         if Builtins.table[name] != nil { return name }
         if let resolved = resolveFunction(path, scope) { return "data." + resolved.joined(separator: ".") }
         return nil
-    }
-}
-
-extension Env {
-    /// `self` with the locals of `other` added.
-    func merging(_ other: Env) -> Env {
-        var copy = self
-        copy.locals.formUnion(other.locals)
-        return copy
     }
 }

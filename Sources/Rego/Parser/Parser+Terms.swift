@@ -297,23 +297,10 @@ extension Parser {
 
     /// The body of a comprehension, after `|`, up to the closing bracket.
     mutating func comprehensionBody(closing: Token.Punctuation) throws(RegoError) -> Body {
-        let savedBrackets = bracketDepth
-        let savedBar = allowBar
-        bracketDepth = 0
-        allowBar = true
-        defer {
-            bracketDepth = savedBrackets
-            allowBar = savedBar
-        }
-        var body: Body = []
-        while true {
-            while accept(.semicolon) {}
-            if accept(closing) { break }
-            if peek.kind == .endOfFile { throw unexpected("expected '\(closing.rawValue)' to close the comprehension") }
-            body.append(try literal())
-            if check(closing) || check(.semicolon) || peek.afterNewline { continue }
-            throw unexpected("expected a new line, ';' or '\(closing.rawValue)' in a comprehension body")
-        }
+        let body = try literals(
+            until: closing, unclosed: "expected '\(closing.rawValue)' to close the comprehension",
+            separator: "expected a new line, ';' or '\(closing.rawValue)' in a comprehension body"
+        )
         guard !body.isEmpty else { throw unexpected("a comprehension needs a body") }
         return body
     }

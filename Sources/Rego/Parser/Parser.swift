@@ -63,7 +63,7 @@ public struct Parser {
         while checkKeyword(.import) && keywordUsedAsName() == nil {
             let location = here()
             advance()
-            let path = try termChain()
+            let path = try ruleRef()
             var alias: String?
             if acceptKeyword(.as) {
                 guard case .identifier(let name) = peek.kind else { throw unexpected("expected an alias name after 'as'") }
@@ -79,11 +79,6 @@ public struct Parser {
             rules.append(try rule())
         }
         return Module(file: file, package: names, imports: imports, rules: rules)
-    }
-
-    /// A dotted/bracketed name such as `a.b["c"]`, used for package and import paths.
-    mutating func termChain() throws(RegoError) -> [Term] {
-        try ruleRef()
     }
 
     // MARK: Rules
@@ -165,6 +160,20 @@ public struct Parser {
         try expect(.leftBrace, "expected '{'")
         try enter()
         defer { depth -= 1 }
+        let body = try literals(
+            until: .rightBrace, unclosed: "unclosed '{' of a body", unclosedAt: open,
+            separator: "expected a new line, ';' or '}' after a literal"
+        )
+        guard !body.isEmpty else { throw error("found empty body", at: open) }
+        return body
+    }
+
+    /// Literals separated by `;` or line breaks, up to `closing` (consumed). Line breaks separate
+    /// literals again inside, whatever brackets surround the body.
+    /// At end of input, `unclosed` is reported at `unclosedAt`, or as an unexpected end of file without one.
+    mutating func literals(until closing: Token.Punctuation, unclosed: String, unclosedAt: Location? = nil, separator: String)
+        throws(RegoError) -> Body
+    {
         let savedBrackets = bracketDepth
         let savedBar = allowBar
         bracketDepth = 0
@@ -176,14 +185,12 @@ public struct Parser {
         var body: Body = []
         while true {
             while accept(.semicolon) {}
-            if accept(.rightBrace) { break }
-            if peek.kind == .endOfFile { throw error("unclosed '{' of a body", at: open) }
+            if accept(closing) { return body }
+            if peek.kind == .endOfFile { throw unclosedAt.map { error(unclosed, at: $0) } ?? unexpected(unclosed) }
             body.append(try literal())
-            if check(.rightBrace) || check(.semicolon) || peek.afterNewline { continue }
-            throw unexpected("expected a new line, ';' or '}' after a literal")
+            if check(closing) || check(.semicolon) || peek.afterNewline { continue }
+            throw unexpected(separator)
         }
-        guard !body.isEmpty else { throw error("found empty body", at: open) }
-        return body
     }
 
     /// A rule's name: `p`, `a.b.c`, `a.b[x]`, `a["b"].c`.
