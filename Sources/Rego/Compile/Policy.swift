@@ -16,7 +16,13 @@ public final class Policy: Sendable {
         for (file, source) in modules.sorted(by: { $0.key < $1.key }) {
             parsed.append(try Parser.parseModule(source, file: file, limits: limits))
         }
-        try self.init(parsed: parsed, data: data, limits: limits)
+        do {
+            try self.init(parsed: parsed, data: data, limits: limits)
+        } catch {
+            // Compile errors name the offending line, as parse errors do.
+            guard error.text == nil, let location = error.location, let source = modules[location.file] else { throw error }
+            throw RegoError(error.code, error.message, location: location, text: Lexer.lineText(Array(source.utf8), line: location.line))
+        }
     }
 
     public init(parsed: [Module], data: Value = .object([:]), limits: Limits = .default) throws(RegoError) {
@@ -25,11 +31,14 @@ public final class Policy: Sendable {
         self.data = data
         self.limits = limits
         self.tree = try RuleTree(modules: parsed)
+        try Checker(tree: tree).checkModules()
     }
 
     /// Parses a query once for repeated evaluation.
     public func prepare(_ query: String) throws(RegoError) -> PreparedQuery {
-        PreparedQuery(policy: self, body: try Parser.parseQuery(query, limits: limits))
+        let body = try Parser.parseQuery(query, limits: limits)
+        try Checker(tree: tree).checkQuery(body)
+        return PreparedQuery(policy: self, body: body)
     }
 }
 

@@ -17,9 +17,9 @@ final class Evaluator {
     var inProgress: Set<String> = []
     var steps = 0
     let maxSteps: Int
+    let maxDepth: Int
     /// Nesting of literals being evaluated (rules calling rules, comprehensions, `every`).
     var depth = 0
-    static let maxDepth = 1_000
     /// `time.now_ns` is fixed for one evaluation, as in OPA.
     lazy var nowNanoseconds: Int = {
         var spec = timespec()
@@ -27,11 +27,15 @@ final class Evaluator {
         return spec.tv_sec * 1_000_000_000 + spec.tv_nsec
     }()
 
-    init(policy: Policy, input: Value?, strictBuiltinErrors: Bool, maxSteps: Int = 10_000_000) {
+    /// The deepest nesting the evaluation thread's stack is sized for.
+    static let depthCeiling = 1_000
+
+    init(policy: Policy, input: Value?, strictBuiltinErrors: Bool, maxSteps: Int? = nil) {
         self.policy = policy
         self.input = input
         self.strictBuiltinErrors = strictBuiltinErrors
-        self.maxSteps = maxSteps
+        self.maxSteps = maxSteps ?? policy.limits.maxEvaluationSteps
+        self.maxDepth = min(policy.limits.maxEvaluationDepth, Evaluator.depthCeiling)
     }
 
     // MARK: Queries
@@ -132,8 +136,8 @@ final class Evaluator {
         try tick()
         depth += 1
         defer { depth -= 1 }
-        guard depth <= Evaluator.maxDepth else {
-            throw RegoError(.limitExceeded, "evaluation nested deeper than \(Evaluator.maxDepth) levels", location: literal.location)
+        guard depth <= maxDepth else {
+            throw RegoError(.limitExceeded, "evaluation nested deeper than \(maxDepth) levels", location: literal.location)
         }
         if !literal.with.isEmpty { return try evalWith(literal, env, scope, next) }
         if literal.negated {

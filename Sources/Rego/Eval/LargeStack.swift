@@ -3,7 +3,7 @@ import Synchronization
 
 /// Evaluation recurses (continuation-passing style), and the threads of Swift concurrency have small
 /// stacks. Each evaluation runs on a thread with a large stack, and the evaluator bounds its own
-/// nesting depth (`Evaluator.maxDepth`), so deep policies end in an error, never a crash.
+/// nesting depth (`Limits.maxEvaluationDepth`, at most `Evaluator.depthCeiling`), so deep policies end in an error, never a crash.
 enum LargeStack {
     static let size = 256 << 20
 

@@ -62,9 +62,17 @@ public struct Limits: Sendable, Equatable {
     /// Deepest nesting of terms, bodies and comprehensions the parser accepts.
     public var maxNesting: Int
 
-    public init(maxSourceBytes: Int = 4 << 20, maxNesting: Int = 200) {
+    /// Most evaluation steps (literals tried, elements iterated) one query may take.
+    public var maxEvaluationSteps: Int
+    /// Deepest nesting of rule and function calls during evaluation (at most 1,000, what the
+    /// evaluation thread's stack is sized for).
+    public var maxEvaluationDepth: Int
+
+    public init(maxSourceBytes: Int = 4 << 20, maxNesting: Int = 200, maxEvaluationSteps: Int = 10_000_000, maxEvaluationDepth: Int = 1_000) {
         self.maxSourceBytes = maxSourceBytes
         self.maxNesting = maxNesting
+        self.maxEvaluationSteps = maxEvaluationSteps
+        self.maxEvaluationDepth = maxEvaluationDepth
     }
 
     public static let `default` = Limits()

@@ -1,0 +1,109 @@
+import Testing
+
+@testable import Rego
+
+/// The compile step rejects mistakes before any evaluation, with the position and the line.
+@Suite struct CompileCheckTests {
+    func compileError(_ source: String, file: String = "p.rego") -> RegoError? {
+        do {
+            _ = try Policy(modules: [file: source])
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func unknownFunctionIsNamedWithPositionAndLine() throws {
+        let error = try #require(compileError("package p\n\nallow if {\n    cuont(input.roles) > 0\n}\n"))
+        #expect(error.code == .typeError)
+        #expect(error.message == "undefined function cuont")
+        #expect(error.location == Location(file: "p.rego", line: 4, column: 5))
+        #expect(error.text == "    cuont(input.roles) > 0")
+        #expect(error.description.hasPrefix("p.rego:4:5: rego_type_error: undefined function cuont"))
+    }
+
+    @Test func networkBuiltinsAreRefusedWithTheReason() throws {
+        let error = try #require(compileError("package p\nr := http.send({\"method\": \"get\", \"url\": \"http://x\"})"))
+        #expect(error.message.contains("http.send is not supported"))
+        #expect(error.message.contains("network"))
+    }
+
+    @Test func arityIsChecked() throws {
+        let builtin = try #require(compileError("package p\nn := count([1], [2], [3])"))
+        #expect(builtin.message == "count: arity mismatch: have 3 arguments, want 1 argument")
+        let function = try #require(compileError("package p\nf(x) := x\ng := f(1, 2, 3)"))
+        #expect(function.code == .typeError)
+        #expect(function.message.hasPrefix("f: arity mismatch"))
+        // One extra argument is the output.
+        #expect(compileError("package p\nn if count([1], 1)\nf(x) := x\ng if f(1, 1)") == nil)
+    }
+
+    @Test(arguments: [
+        ("package p\nallow if input.x == y", "y"),
+        ("package p\nallow := z if input.x", "z"),
+        ("package p\nallow if { not input.x[i] }", "i"),
+        ("package p\nr contains x if { some x; x > 1 }", "x"),
+        ("package p\ns := [v | input.a == 1]", "v"),
+    ])
+    func unsafeVariablesAreRejected(_ source: String, _ name: String) throws {
+        let error = try #require(compileError(source))
+        #expect(error.code == .unsafeVariable)
+        #expect(error.message == "var \(name) is unsafe")
+        #expect(error.location != nil)
+    }
+
+    @Test(arguments: [
+        "package p\nallow if { some role in input.roles; role == \"admin\" }",
+        "package p\nr contains x if { x := input.items[_].name }",
+        "package p\nr[k] := v if { some k; v := input.m[k] }",
+        "package p\nn if { count(input.xs, n0); n0 > 1 }",
+        "package p\ns := {x | some y in input.ys; x := y * 2}",
+        "package p\na.b[c] := 1 if { c := input.name }",
+        "package p\nf([a, b]) := a + b",
+        "package p\nok if { [x, y] = input.pair; x < y }",
+        "package p\nok if { every k, v in input.m { v > k } }",
+        "package p\nok if { xs := [y | y := input.items[_]]; count(xs) > 1 }",
+        "package p\nok if { input.items[i] == 3; ys := [j | input.items[j] > i] }",
+        "package p\nnow := t if t := time.now_ns() with time.now_ns as 1",
+        "package p\nok if { x := 1; not input.blocked[x] }",
+    ])
+    func safePoliciesCompile(_ source: String) throws {
+        #expect(compileError(source) == nil, "\(source)")
+    }
+
+    @Test func recursionIsRejectedWithTheCycle() throws {
+        let error = try #require(compileError("package p\na if b\nb if c\nc if a"))
+        #expect(error.code == .recursion)
+        #expect(error.message.contains("data.p.a -> data.p.b -> data.p.c -> data.p.a"))
+        let selfReference = try #require(compileError("package p\nr contains x if { some x in r }"))
+        #expect(selfReference.code == .recursion)
+        // A dynamic ref reads only rules it could name, so an unrelated rule is no cycle.
+        let twoModules = try Policy(modules: [
+            "a.rego": "package p\nq := data[x].allow if x := \"other\"", "b.rego": "package other\nallow := true",
+        ])
+        #expect(try twoModules.prepare("data.p.q").evaluate().first?["$value"] == .bool(true))
+    }
+
+    @Test func queriesAreCheckedAtPrepare() throws {
+        let policy = try Policy(modules: ["p.rego": "package p\nf(x) := x"])
+        #expect(throws: RegoError.self) { try policy.prepare("data.p.g(1)") }
+        #expect(throws: RegoError.self) { try policy.prepare("nope(1)") }
+        #expect(throws: RegoError.self) { try policy.prepare("y > 1") }
+        #expect(try policy.prepare("x := data.p.f(1)").evaluate().first?["x"] == .int(1))
+    }
+
+    @Test func evaluationLimitsAreConfigurable() throws {
+        let source = "package p\nn := count([x | some x in numbers.range(1, 5000)])"
+        let tight = try Policy(modules: ["p.rego": source], limits: Limits(maxEvaluationSteps: 1_000))
+        do {
+            _ = try tight.prepare("data.p.n").evaluate()
+            Issue.record("the step bound was not enforced")
+        } catch {
+            #expect(error.code == .limitExceeded)
+        }
+        let roomy = try Policy(modules: ["p.rego": source])
+        #expect(try roomy.prepare("data.p.n").evaluate().first?["$value"] == .int(5000))
+        let shallow = try Policy(modules: ["p.rego": DepthTests.chain(50)], limits: Limits(maxEvaluationDepth: 20))
+        #expect(throws: RegoError.self) { try shallow.prepare("data.chain.r0").evaluate() }
+    }
+}
