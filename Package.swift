@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "WardenCore", targets: ["WardenCore"]),
         .library(name: "WardenStore", targets: ["WardenStore"]),
         .library(name: "Rego", targets: ["Rego"]),
+        // Loads peer engines (OPA's C library) for the differential test and the engine comparison.
+        .library(name: "RegoPeers", targets: ["RegoPeers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -43,6 +45,10 @@ let package = Package(
             // optimiser grow past 23 GiB (seen here, never finishing); optimising file by file
             // builds in about 4 minutes. Release builds only; debug builds are unaffected.
             swiftSettings: swiftSettings + [.unsafeFlags(["-no-whole-module-optimization"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "RegoPeers",
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "WardenCore",
@@ -102,6 +108,7 @@ let package = Package(
             name: "RegoTests",
             dependencies: [
                 "Rego",
+                "RegoPeers",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

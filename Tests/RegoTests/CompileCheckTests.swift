@@ -107,3 +107,25 @@ import Testing
         #expect(throws: RegoError.self) { try shallow.prepare("data.chain.r0").evaluate() }
     }
 }
+
+/// Numbers as OPA computes them: exact integers (beyond 64 bits too), and a 64-bit mantissa with
+/// shortest printing for everything else. Figures checked against OPA v1.20.2.
+@Suite struct NumberSemanticsTests {
+    func value(_ expression: String) throws -> String? {
+        try Policy(modules: ["n.rego": "package n\nv := \(expression)"]).prepare("data.n.v").evaluate().first?["$value"]?.jsonText
+    }
+
+    /// Exact agreement needs x87 extended precision (x86-64); elsewhere results agree to about 16 digits.
+    static let extendedPrecision = MemoryLayout<WideFloat>.size > MemoryLayout<Double>.size
+
+    @Test(.enabled(if: extendedPrecision)) func arithmeticMatchesOPA() throws {
+        #expect(try value("10 / 3") == "3.3333333333333333333")
+        #expect(try value("0.1 + 0.2") == "0.3")
+        #expect(try value("15600.38 - 15600") == "0.37999999999999989342")
+        #expect(try value("18446744073709551615 + 3") == "18446744073709551618")
+        #expect(try value("6 / 3") == "2")
+        #expect(try value("product([1.5, 0.251])") == "0.3765")
+        #expect(try value("[ceil(-0.5), floor(-0.5), round(-0.5), floor(-1.5)]") == "[1,0,-1,-2]")
+        #expect(try value("sprintf(\"%.2f|%5.1f|%d\", [0, 12, 7])") == #""%!f(int64=00)|%!f(int64=   12)|7""#)
+    }
+}

@@ -1,12 +1,60 @@
 import Foundation
 
+#if arch(x86_64) || arch(i386)
+    /// OPA computes with Go's big.Float at 64 bits of mantissa whenever an operand is not a small
+    /// integer, and prints the shortest decimal that reads back at that precision. x87 extended
+    /// precision has the same 64-bit significand and rounding, so results match digit for digit
+    /// (`10 / 3` is `3.3333333333333333333`, twenty digits, as OPA prints it).
+    typealias WideFloat = Float80
+#else
+    /// Without extended precision the nearest is double precision: results agree with OPA's to
+    /// about 16 significant digits.
+    typealias WideFloat = Double
+#endif
+
 extension Number {
-    static func arithmetic(_ a: Number, _ b: Number, _ op: (Decimal, Decimal) -> Decimal, _ float: (Double, Double) -> Double) -> Number {
-        if let x = a.decimalValue, let y = b.decimalValue {
-            let result = op(x, y)
-            if !result.isNaN { return Number.normalized(result) }
+    var wideValue: WideFloat {
+        switch self {
+        case .int(let value): return WideFloat(value)
+        case .decimal(let value): return WideFloat(value.description) ?? WideFloat(NSDecimalNumber(decimal: value).doubleValue)
+        case .float(let value): return WideFloat(value)
         }
-        return .float(float(a.doubleValue, b.doubleValue))
+    }
+
+    init(wide value: WideFloat) {
+        if value.isFinite, value == value.rounded(), value.magnitude < 9.2e18 {
+            self = .int(Int(value))
+        } else if value.isFinite, let number = Number("\(value)") {
+            self = number
+        } else {
+            self = .float(Double(value))
+        }
+    }
+
+    /// The value when it is a whole number, exactly.
+    var integralDecimal: Decimal? {
+        switch self {
+        case .int(let value): return Decimal(value)
+        case .decimal(let value):
+            var rounded = Decimal()
+            var copy = value
+            NSDecimalRound(&rounded, &copy, 0, .plain)
+            return rounded == value ? value : nil
+        case .float: return nil
+        }
+    }
+
+    /// Whole numbers beyond 64 bits stay exact (to 38 digits) while the result is whole too; any
+    /// other operation takes OPA's 64-bit-mantissa path.
+    static func arithmetic(_ a: Number, _ b: Number, _ exact: (Decimal, Decimal) -> Decimal, _ wide: (WideFloat, WideFloat) -> WideFloat)
+        -> Number
+    {
+        if let x = a.integralDecimal, let y = b.integralDecimal {
+            let result = Number.normalized(exact(x, y))
+            if case .int = result { return result }
+            if result.integralDecimal != nil, !(result.decimalValue?.isNaN ?? true) { return result }
+        }
+        return Number(wide: wide(a.wideValue, b.wideValue))
     }
 
     static func + (a: Number, b: Number) -> Number {
@@ -54,6 +102,10 @@ extension Builtins {
             let number = try number(value, 1)
             if case .int = number { return value }
             if let decimal = number.decimalValue {
+                // OPA (v1.20) rounds a number strictly between -1 and 0 as if it were positive (its
+                // integer part, -0, loses the sign): ceil(-0.5) is 1 and floor(-0.5) is 0. Warden gives
+                // the same answers, so policies decide alike on both engines (docs/CONFORMANCE.md).
+                if decimal < 0, decimal > -1, rule == .up || rule == .down { return .int(rule == .up ? 1 : 0) }
                 var input = decimal
                 var output = Decimal()
                 let mode: NSDecimalNumber.RoundingMode =

@@ -133,6 +133,17 @@ extension Builtins {
             switch (verb, argument) {
             case ("s", .string(let text)), ("v", .string(let text)): piece.append(text)
             case ("d", .number(let number)) where number.intValue != nil: piece.append(number.description)
+            case ("f", .number(let number)) where number.intValue != nil, ("e", .number(let number)) where number.intValue != nil,
+                ("g", .number(let number)) where number.intValue != nil:
+                // OPA hands integers to Go's fmt as int64, which has no %f: Go prints a bad-verb marker,
+                // with the precision as the minimum digit count.
+                // The width pads the value inside the marker.
+                var digits = String(number.intValue!.magnitude)
+                if let precision, digits.count < precision { digits = String(repeating: "0", count: precision - digits.count) + digits }
+                digits = (number.intValue! < 0 ? "-" : "") + digits
+                if digits.count < width { digits = String(repeating: zeroPad ? "0" : " ", count: width - digits.count) + digits }
+                out.append("%!\(verb)(int64=\(digits))")
+                continue
             case ("f", .number(let number)): piece.append(String(format: "%.\(precision ?? 6)f", number.doubleValue))
             case ("x", .string(let text)): piece.append(text.utf8.map { String(format: "%02x", $0) }.joined())
             case ("x", .number(let number)) where number.intValue != nil: piece.append(String(number.intValue!, radix: 16))

@@ -155,6 +155,17 @@ struct Checker {
             throw RegoError(.typeError, "invalid call operator", location: location)
         }
         let arities: [Int]
+        let root = String(name.prefix(while: { $0 != "." }))
+        if scope.imports[root] == nil, tree.ruleNames[scope.packageKey]?.contains(root) == true, resolveFunction(op, scope) == nil {
+            // A rule of the package shadows a builtin of the same name, as in OPA.
+            let path = (scope.package + name.split(separator: ".").map(String.init)).joined(separator: ".")
+            if tree.entries[path] != nil {
+                throw RegoError(
+                    .typeError, "function data.\(path) has arity 0, got \(arguments.count) argument\(arguments.count == 1 ? "" : "s")",
+                    location: location)
+            }
+            throw RegoError(.typeError, "undefined function data.\(path)", location: location)
+        }
         if let count = Checker.special[name] {
             arities = name == "walk" ? [count, count + 1] : [count]
         } else if let path = resolveFunction(op, scope) {

@@ -21,7 +21,10 @@ extension Evaluator {
         case .object(let items):
             return try evalAll(items.flatMap { [$0.key, $0.value] }, env, scope) { values, env in
                 var fields: [Value: Value] = [:]
-                for index in stride(from: 0, to: values.count, by: 2) { fields[values[index]] = values[index + 1] }
+                // A key computed twice keeps its first value, as in OPA.
+                for index in stride(from: 0, to: values.count, by: 2) where fields[values[index]] == nil {
+                    fields[values[index]] = values[index + 1]
+                }
                 return try next(.object(fields), env)
             }
         case .arrayComprehension(let head, let body):

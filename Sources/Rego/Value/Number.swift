@@ -53,7 +53,8 @@ public enum Number: Sendable, CustomStringConvertible {
     public var doubleValue: Double {
         switch self {
         case .int(let value): Double(value)
-        case .decimal(let value): NSDecimalNumber(decimal: value).doubleValue
+        // Through the exact text: NSDecimalNumber's conversion is not correctly rounded.
+        case .decimal(let value): Double(value.description) ?? NSDecimalNumber(decimal: value).doubleValue
         case .float(let value): value
         }
     }

@@ -1,0 +1,156 @@
+import Foundation
+import RegoPeers
+import Testing
+
+@testable import Rego
+
+/// Warden's engine against OPA itself (its C library, installed by `scripts/install-peers`): every
+/// policy of the corpus, for every generated input, must give the same document, or both must fail.
+/// Skipped, with a printed note, when the library is absent.
+@Suite struct DifferentialTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// A small deterministic generator (SplitMix64), so a failure names a seed that reproduces it.
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
+        mutating func subset<T>(_ items: [T]) -> [T] { items.filter { _ in next() % 2 == 0 } }
+        mutating func number() -> String {
+            switch next() % 6 {
+            case 0: return "\(Int(next() % 1000))"
+            case 1: return "\(Int(next() % 100000)).\(Int(next() % 100))"
+            case 2: return "-\(Int(next() % 50)).5"
+            case 3: return "0"
+            case 4: return "1e\(Int(next() % 4))"
+            default: return "0.\(Int(next() % 1000))"
+            }
+        }
+    }
+
+    static func input(seed: UInt64) -> String {
+        var random = Generator(state: seed)
+        func quoted(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+        let agent = random.pick(["bot-1", "rogue-1", "support-bot", "ünïcode", ""])
+        let roles = random.subset(["support", "finance", "admin", "unknown"])
+        let tool = random.pick(["refund", "invoice", "transfer", "lookup", "1.2.3"])
+        let risk = random.pick(["low", "medium", "high", "critical", "unknown"])
+        let action = random.pick(["read", "write", "delete"])
+        let tags = random.subset(["pii", "finance", "ops", "public", "p1", "very-long-tag"])
+        let path = random.pick(["/api/v1/refunds", "api/tools/", "/", "", "{\\\"a\\\":1}", "/a b/c?d=e&f"])
+        let email = random.pick(["ops@example.com", "bad-email", "a@b.org", "@", "x@y.z.com"])
+        return """
+            {"agent": {"id": "\(agent)", "roles": \(quoted(roles))},
+             "tool": {"name": "\(tool)", "risk": "\(risk)"},
+             "action": "\(action)",
+             "request": {"amount": \(random.number()), "tags": \(quoted(tags)), "path": "\(path)", "email": "\(email)"},
+             "cost": \(random.number())}
+            """
+    }
+
+    enum Outcome: Equatable, CustomStringConvertible {
+        case value(Value)
+        case undefined
+        /// An error code, with the message for the report (not compared).
+        case error(String, message: String = "")
+
+        static func == (lhs: Outcome, rhs: Outcome) -> Bool {
+            switch (lhs, rhs) {
+            case (.value(let a), .value(let b)): return a == b
+            case (.undefined, .undefined): return true
+            case (.error(let a, _), .error(let b, _)): return a == b
+            default: return false
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .value(let value): return value.jsonText
+            case .undefined: return "undefined"
+            case .error(let code, let message): return "error \(code): \(message)"
+            }
+        }
+    }
+
+    /// OPA's answer for `x = data.diff.<name>`.
+    static func opa(_ library: OPALibrary, _ name: String, _ input: String) throws -> Outcome {
+        let envelope = try Value.parseJSON(library.evalQuery("x = data.diff.\(name)", inputJSON: input))
+        guard case .object(let fields) = envelope else { return .error("unreadable", message: envelope.jsonText) }
+        if case .object(let error)? = fields[.string("error")], case .string(let code)? = error[.string("code")] {
+            var message = ""
+            if case .string(let text)? = error[.string("message")] { message = text }
+            return .error(code, message: message)
+        }
+        guard case .array(let rows)? = fields[.string("result")], case .object(let row)? = rows.first,
+            case .object(let bindings)? = row[.string("bindings")], let value = bindings[.string("x")]
+        else { return .undefined }
+        return .value(value)
+    }
+
+    /// Warden's answer, through JSON as OPA's is (sets become sorted arrays).
+    static func warden(_ query: PreparedQuery, _ input: String) -> Outcome {
+        do {
+            guard let value = try query.evaluate(input: try Value.parseJSON(input)).first?["$value"] else { return .undefined }
+            return .value(try Value.parseJSON(value.jsonText))
+        } catch {
+            return .error(error.code.name, message: error.message)
+        }
+    }
+
+    /// Where two outcomes differ: per top-level key for two objects, else both in full.
+    static func difference(_ expected: Outcome, _ actual: Outcome) -> String {
+        guard case .value(.object(let left)) = expected, case .value(.object(let right)) = actual else {
+            return "  OPA:    \(expected)\n  Warden: \(actual)"
+        }
+        var lines: [String] = []
+        for key in Set(left.keys).union(right.keys).sorted() where left[key] != right[key] {
+            lines.append("  \(key.jsonText): OPA \(left[key]?.jsonText ?? "undefined"), Warden \(right[key]?.jsonText ?? "undefined")")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    @Test func wardenAgreesWithOPA() throws {
+        let path = OPALibrary.defaultPath(packageRoot: Self.packageRoot)
+        guard OPALibrary.load(path: path) else {
+            print("note: OPA's C library not found at \(path) (run scripts/install-peers); differential test skipped")
+            return
+        }
+        let library = OPALibrary()
+        for (file, source) in DifferentialCorpus.policies.sorted(by: { $0.key < $1.key }) {
+            try library.addPolicy(path: file, source: source)
+        }
+        try library.addData(json: DifferentialCorpus.data)
+        let policy = try Policy(modules: DifferentialCorpus.policies, data: try Value.parseJSON(DifferentialCorpus.data))
+
+        let inputsPerPolicy = Int(ProcessInfo.processInfo.environment["WARDEN_DIFFERENTIAL_INPUTS"] ?? "") ?? 150
+        var compared = 0
+        var mismatches: [String] = []
+        var differing: [String: Int] = [:]
+        for file in DifferentialCorpus.policies.keys.sorted() {
+            let name = String(file.dropLast(".rego".count))
+            let query = try policy.prepare("data.diff.\(name)")
+            for seed in 0..<UInt64(inputsPerPolicy) {
+                let input = Self.input(seed: seed)
+                let expected = try Self.opa(library, name, input)
+                let actual = Self.warden(query, input)
+                compared += 1
+                if expected != actual { differing[name, default: 0] += 1 }
+                if expected != actual, differing[name]! <= 3 {
+                    mismatches.append("\(name) seed \(seed):\n  input: \(input)\n" + Self.difference(expected, actual))
+                }
+            }
+        }
+        let total = differing.values.reduce(0, +)
+        print("differential: \(compared) evaluations compared with OPA v1.20.2, \(total) differ \(differing.sorted { $0.key < $1.key })")
+        for mismatch in mismatches { print(mismatch) }
+        #expect(total == 0, "Warden and OPA differ; the cases are printed above")
+        #expect(compared == DifferentialCorpus.policies.count * inputsPerPolicy)
+    }
+}
