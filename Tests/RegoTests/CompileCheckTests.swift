@@ -129,3 +129,49 @@ import Testing
         #expect(try value("sprintf(\"%.2f|%5.1f|%d\", [0, 12, 7])") == #""%!f(int64=00)|%!f(int64=   12)|7""#)
     }
 }
+
+/// Rule indexing: many rules testing one input path answer as if every rule were tried.
+@Suite struct RuleIndexTests {
+    static func policy(rules: Int) -> String {
+        var source = "package big\n\ndefault allow := false\n\n"
+        for index in 0..<rules {
+            source += "allow if {\n    input.tool == \"tool_\(index)\"\n    input.action == \"act_\(index % 7)\"\n}\n\n"
+            source += "reasons contains \"r\(index)\" if {\n    input.tool == \"tool_\(index)\"\n}\n\n"
+        }
+        // Rules the index cannot file: always tried.
+        source += "allow if input.admin == true\n\nreasons contains \"any\" if input.tool\n"
+        return source
+    }
+
+    @Test func indexedAnswersMatchTheRulesAndSkipTheRest() throws {
+        let policy = try Policy(modules: ["big.rego": Self.policy(rules: 2_000)])
+        #expect(policy.tree.indexes["big.allow"]?.path == ["tool"])
+        #expect(policy.tree.indexes["big.reasons"]?.path == ["tool"])
+        let allow = try policy.prepare("data.big.allow")
+        let reasons = try policy.prepare("data.big.reasons")
+        func run(_ json: String) throws -> (Value?, Value?) {
+            let input = try Value.parseJSON(json)
+            return (try allow.evaluate(input: input).first?["$value"], try reasons.evaluate(input: input).first?["$value"])
+        }
+        #expect(try run(#"{"tool": "tool_1500", "action": "act_2"}"#) == (.bool(true), .set([.string("r1500"), .string("any")])))
+        // `false` is not a query result: the default answers as no row.
+        #expect(try run(#"{"tool": "tool_1500", "action": "act_3"}"#) == (nil, .set([.string("r1500"), .string("any")])))
+        #expect(try run(#"{"tool": "nope", "admin": true}"#) == (.bool(true), .set([.string("any")])))
+        #expect(try run(#"{"action": "act_2"}"#) == (nil, .set([])))
+        // Evaluated under `with`, the index reads the replaced input.
+        let replaced = try policy.prepare(#"x := data.big.allow with input as {"tool": "tool_7", "action": "act_0"}"#)
+        #expect(try replaced.evaluate(input: try Value.parseJSON(#"{"tool": "tool_8"}"#)).first?["x"] == .bool(true))
+        // Steps taken: a few rules, not 2,000.
+        let evaluator = Evaluator(policy: policy, input: try Value.parseJSON(#"{"tool": "tool_3", "action": "act_3"}"#), strictBuiltinErrors: false)
+        _ = try evaluator.query(try Parser.parseQuery("data.big.allow"))
+        #expect(evaluator.steps < 50, "\(evaluator.steps) steps")
+    }
+
+    @Test func smallOrUnfitGroupsAreNotIndexed() throws {
+        let small = try Policy(modules: ["big.rego": Self.policy(rules: 5)])
+        #expect(small.tree.indexes.isEmpty)
+        var source = "package mixed\n"
+        for index in 0..<20 { source += "allow if input.n > \(index)\n" }
+        #expect(try Policy(modules: ["m.rego": source]).tree.indexes.isEmpty)
+    }
+}

@@ -80,6 +80,8 @@ struct RuleTree: Sendable {
     var prefixes: Set<String> = []
     /// Rule names (first segment) declared in each package, for resolving bare names.
     var ruleNames: [String: Set<String>] = [:]
+    /// Indexes for paths with many rules (see `RuleIndex`).
+    var indexes: [String: RuleIndex] = [:]
 
     init(modules: [Module]) throws(RegoError) {
         for module in modules {
@@ -136,6 +138,7 @@ struct RuleTree: Sendable {
             if group.filter(\.rule.isDefault).count > 1 {
                 throw RegoError(.compileError, "multiple default rules data.\(key) found", location: group[0].rule.location)
             }
+            if group.allSatisfy({ $0.dynamicSteps.isEmpty }), let index = RuleIndex(group) { indexes[key] = index }
         }
     }
 }

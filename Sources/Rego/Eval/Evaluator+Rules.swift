@@ -11,17 +11,34 @@ extension Evaluator {
         defer { inProgress.remove(key) }
         let value: Value?
         switch entries[0].rule.kind {
-        case .partialSet: value = try partialSet(entries)
+        case .partialSet: value = try partialSet(candidates(key, entries))
         case .complete:
             if entries.contains(where: { !$0.dynamicSteps.isEmpty }) {
                 value = try refHeadObject(key, entries)
             } else {
-                value = try completeValue(key, entries)
+                value = try completeValue(key, candidates(key, entries))
             }
         case .function: value = nil
         }
         cache[key] = value
         return value
+    }
+
+    /// The entries worth evaluating: all of them, or for an indexed path those filed under the
+    /// current value of the indexed input path (defaults always stay).
+    func candidates(_ key: String, _ entries: [RuleTree.Entry]) -> [RuleTree.Entry] {
+        guard let index = policy.tree.indexes[key] else { return entries }
+        var value = input
+        for step in index.path {
+            guard case .object(let fields)? = value else {
+                value = nil
+                break
+            }
+            value = fields[.string(step)]
+        }
+        var chosen = index.candidates(for: value).map { entries[$0] }
+        if let fallback = entries.first(where: \.rule.isDefault) { chosen.append(fallback) }
+        return chosen
     }
 
     func scope(of entry: RuleTree.Entry) -> Scope {
