@@ -11,6 +11,16 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        .target(name: "BenchmarkPolicies", path: "Sources/BenchmarkPolicies"),
+        .executableTarget(
+            name: "CompareEngines",
+            dependencies: [
+                "BenchmarkPolicies",
+                .product(name: "Rego", package: "Warden"),
+                .product(name: "RegoPeers", package: "Warden"),
+            ],
+            path: "Benchmarks/CompareEngines"
+        ),
         .executableTarget(
             name: "DecisionPath",
             dependencies: [
@@ -24,6 +34,7 @@ let package = Package(
         .executableTarget(
             name: "RegoEval",
             dependencies: [
+                "BenchmarkPolicies",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Rego", package: "Warden"),
             ],

@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 
 @testable import Rego
@@ -104,6 +106,21 @@ import Testing
     @Test func deepButBoundedChainsEvaluate() throws {
         let policy = try Policy(modules: ["chain.rego": Self.chain(500)])
         #expect(try policy.prepare("data.chain.r0").evaluate().first?["$value"] == .int(500))
+    }
+
+    @Test func deepPoliciesEvaluateFromSmallStacks() throws {
+        // Too deep for a 1 MiB thread stack: the evaluation moves to a large stack and still answers.
+        let policy = try Policy(modules: ["chain.rego": Self.chain(800)])
+        let answer = Mutex<Value?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            answer.withLock { $0 = try? policy.prepare("data.chain.r0").evaluate().first?["$value"] }
+            done.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+        done.wait()
+        #expect(answer.withLock { $0 } == .int(800))
     }
 
     @Test func runawayNestingIsAnErrorNotACrash() throws {

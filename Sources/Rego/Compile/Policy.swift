@@ -61,17 +61,32 @@ public struct PreparedQuery: Sendable {
 
 /// Rules by their path below `data`, with each module's package and imports for name resolution.
 struct RuleTree: Sendable {
-    struct Entry: Sendable {
-        var rule: Rule
+    /// A class: entries are passed around on every rule evaluation, and a reference is one retain
+    /// where copying the rule's fields was dozens.
+    final class Entry: Sendable {
+        let rule: Rule
         /// The full static path of the rule's name: package then the string steps of its ref, up to the
         /// first variable step.
-        var staticPath: [String]
+        let staticPath: [String]
         /// The rule's ref steps after the static path (`a.b[c]` leaves `[c]`).
-        var dynamicSteps: [Term]
-        var package: [String]
-        var imports: [String: [Term]]
+        let dynamicSteps: [Term]
+        let package: [String]
+        let imports: [String: [Term]]
         /// Where the rule's body resolves names, built once.
-        var scope: Scope
+        let scope: Scope
+        /// `input.path == constant` tests of the body (rules without `else`), checked before the body
+        /// runs: a rule whose input cannot match is skipped without evaluating anything.
+        let prefilter: [([String], Value)]
+
+        init(rule: Rule, staticPath: [String], dynamicSteps: [Term], package: [String], imports: [String: [Term]], scope: Scope) {
+            self.prefilter = rule.elses.isEmpty && !rule.isDefault ? RuleIndex.constantTests(rule.body) : []
+            self.rule = rule
+            self.staticPath = staticPath
+            self.dynamicSteps = dynamicSteps
+            self.package = package
+            self.imports = imports
+            self.scope = scope
+        }
     }
 
     /// Entries by static path (joined with ".").

@@ -5,7 +5,7 @@ extension Evaluator {
         guard let name = Term.name(ofOperator: op) else {
             throw RegoError(.compileError, "invalid call operator", location: location)
         }
-        if let mock = mocks[name] ?? mocks["data." + (resolveFunction(op, scope)?.joined(separator: ".") ?? "")] {
+        if !mocks.isEmpty, let mock = mocks[name] ?? mocks["data." + (resolveFunction(op, scope)?.joined(separator: ".") ?? "")] {
             return try callMock(mock, arguments, location, env, scope, next)
         }
         switch name {

@@ -41,6 +41,19 @@ extension Evaluator {
         return chosen
     }
 
+    /// Whether the entry's constant input tests hold for the current input (see `Entry.prefilter`).
+    func passesPrefilter(_ entry: RuleTree.Entry) -> Bool {
+        for (path, constant) in entry.prefilter {
+            var value = input
+            for step in path {
+                guard case .object(let fields)? = value else { return false }
+                value = fields[.string(step)]
+            }
+            guard value == constant else { return false }
+        }
+        return true
+    }
+
     func scope(of entry: RuleTree.Entry) -> Scope {
         entry.scope
     }
@@ -48,7 +61,7 @@ extension Evaluator {
     func completeValue(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
         var result: Value?
         var location: Location?
-        for entry in entries where !entry.rule.isDefault {
+        for entry in entries where !entry.rule.isDefault && passesPrefilter(entry) {
             guard let value = try ruleOutput(entry, Env()) else { continue }
             if let existing = result, existing != value {
                 throw RegoError(.conflict, "complete rules must not produce multiple outputs", location: location ?? entry.rule.location)
@@ -99,7 +112,7 @@ extension Evaluator {
 
     func partialSet(_ entries: [RuleTree.Entry]) throws -> Value {
         var items: Set<Value> = []
-        for entry in entries {
+        for entry in entries where passesPrefilter(entry) {
             guard let keyTerm = entry.rule.key else { continue }
             let scope = scope(of: entry)
             _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
@@ -116,7 +129,7 @@ extension Evaluator {
     func refHeadObject(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
         var object: Value = .object([:])
         var defined = false
-        for entry in entries where !entry.rule.isDefault {
+        for entry in entries where !entry.rule.isDefault && passesPrefilter(entry) {
             let scope = scope(of: entry)
             let valueTerm = entry.rule.value ?? Term(.boolean(true), at: entry.rule.location)
             _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
@@ -172,6 +185,12 @@ extension Evaluator {
 
     /// The rule path a call operator names, if it is a user function.
     func resolveFunction(_ path: [Term], _ scope: Scope) -> [String]? {
+        // Most calls are builtins: a bare name that no rule of the package declares is not a function.
+        if case .variable(let root)? = path.first?.kind, root != "data", scope.imports[root] == nil,
+            policy.tree.ruleNames[scope.packageKey]?.contains(root) != true
+        {
+            return nil
+        }
         guard let name = Term.name(ofOperator: path) else { return nil }
         var parts = name.split(separator: ".").map(String.init)
         if parts.first == "data" {

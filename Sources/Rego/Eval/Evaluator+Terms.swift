@@ -123,8 +123,20 @@ extension Evaluator {
 
     /// Steps into a value: ground steps index it; unbound variables enumerate it.
     func navigate(_ value: Value, _ steps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        try navigate(value, steps[...], env, scope, next)
+    }
+
+    func navigate(_ value: Value, _ steps: ArraySlice<Term>, _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
         guard let step = steps.first else { return try next(value, env) }
-        let rest = Array(steps.dropFirst())
+        let rest = steps.dropFirst()
+        // Constant names and numbers index directly (the common `input.tool.name`).
+        switch step.kind {
+        case .string(let name):
+            guard let element = Evaluator.index(value, .string(name)) else { return false }
+            return try navigate(element, rest, env, scope, next)
+        default:
+            break
+        }
         if case .variable(let name) = step.kind, env.value(name) == nil, !isResolvable(name, env, scope) {
             return try iterate(value) { key, element in
                 let bound = name == "_" ? env : env.binding(name, key)
@@ -165,7 +177,7 @@ extension Evaluator {
 
     /// Evaluates `data.<path>` followed by `steps`, descending through rules and base data.
     func evalData(_ path: [String], _ steps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
-        for length in stride(from: path.count, through: 0, by: -1) {
+        for length in stride(from: path.count, through: 0, by: -1) where !dataOverrides.isEmpty {
             if let override = dataOverrides[Array(path.prefix(length))] {
                 var value: Value? = override
                 for key in path.dropFirst(length) { value = value.flatMap { Evaluator.index($0, .string(key)) } }
@@ -174,7 +186,7 @@ extension Evaluator {
             }
         }
         let key = path.joined(separator: ".")
-        if dataOverrides.keys.contains(where: { $0.count > path.count && Array($0.prefix(path.count)) == path }) {
+        if !dataOverrides.isEmpty, dataOverrides.keys.contains(where: { $0.count > path.count && Array($0.prefix(path.count)) == path }) {
             // A replacement below this path: descend by name when the next step is one; otherwise
             // build the document here with the replacements applied.
             if let step = steps.first, !isPattern(step, env, scope) {

@@ -18,6 +18,8 @@ final class Evaluator {
     var steps = 0
     let maxSteps: Int
     let maxDepth: Int
+    /// Below this stack address the evaluation stops and is retried on a large stack.
+    let stackLimit: UInt
     /// Nesting of literals being evaluated (rules calling rules, comprehensions, `every`).
     var depth = 0
     /// `time.now_ns` is fixed for one evaluation, as in OPA.
@@ -36,6 +38,7 @@ final class Evaluator {
         self.strictBuiltinErrors = strictBuiltinErrors
         self.maxSteps = maxSteps ?? policy.limits.maxEvaluationSteps
         self.maxDepth = min(policy.limits.maxEvaluationDepth, Evaluator.depthCeiling)
+        self.stackLimit = LargeStack.limit()
     }
 
     // MARK: Queries
@@ -72,6 +75,8 @@ final class Evaluator {
             }
         } catch let error as RegoError {
             throw error
+        } catch is LargeStack.Exhausted {
+            throw RegoError(.stackExhausted, "stack exhausted")
         } catch let error as Unbound {
             throw RegoError(.unsafeVariable, "var \(error.name) is unsafe")
         } catch {
@@ -136,6 +141,7 @@ final class Evaluator {
         try tick()
         depth += 1
         defer { depth -= 1 }
+        if LargeStack.currentAddress() < stackLimit { throw LargeStack.Exhausted() }
         guard depth <= maxDepth else {
             throw RegoError(.limitExceeded, "evaluation nested deeper than \(maxDepth) levels", location: literal.location)
         }

@@ -30,6 +30,8 @@ public struct RegoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let evalTypeError = Code("eval_type_error")
         public static let builtinError = Code("eval_builtin_error")
         public static let limitExceeded = Code("eval_limit_error")
+        /// Internal: the caller's stack ran short; the evaluation is retried on a large stack.
+        static let stackExhausted = Code("warden_stack_exhausted")
     }
 
     public let code: Code

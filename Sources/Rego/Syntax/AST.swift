@@ -48,6 +48,7 @@ public struct Term: Sendable, Equatable {
 
     /// The operator name of a call whose operator is a plain ref of variable and string steps, such as `io.jwt.decode`.
     public static func name(ofOperator path: [Term]) -> String? {
+        if path.count == 1, case .variable(let name) = path[0].kind { return name }
         var parts: [String] = []
         for (index, step) in path.enumerated() {
             switch step.kind {

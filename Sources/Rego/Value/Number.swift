@@ -27,7 +27,7 @@ public enum Number: Sendable, CustomStringConvertible {
         }
         guard let double = Double(text), double.isFinite else { return nil }
         if abs(double) < 1e120 && (double == 0 || abs(double) > 1e-120),
-            let decimal = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+            let decimal = Decimal(string: text, locale: Number.posix),
             !decimal.isNaN
         {
             self = Number.normalized(decimal)
@@ -37,6 +37,9 @@ public enum Number: Sendable, CustomStringConvertible {
     }
 
     public init(_ value: Int) { self = .int(value) }
+
+    /// Made once: creating a Locale per parsed number was the largest cost of reading JSON input.
+    static let posix = Locale(identifier: "en_US_POSIX")
 
     /// Integral decimals that fit 64 bits become `.int`, so equal numbers have one form.
     static func normalized(_ decimal: Decimal) -> Number {
