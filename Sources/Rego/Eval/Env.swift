@@ -1,25 +1,47 @@
 /// Variable bindings during evaluation. A value type: each branch of the search owns its bindings,
 /// so backtracking is just dropping a copy.
 struct Env {
-    var values: [String: Value] = [:]
-    /// Names declared local (`some`, `:=`, function parameters), which shadow rules of the same name.
-    var locals: Set<String> = []
+    /// Local names in declaration order, with their values (`nil`: declared, not bound yet). Bodies
+    /// have a handful of locals, so a linear scan beats hashing, and a binding copies two small arrays
+    /// where a dictionary would rehash.
+    private var names: [String] = []
+    private var slots: [Value?] = []
 
-    func value(_ name: String) -> Value? { values[name] }
+    init() {}
+
+    func value(_ name: String) -> Value? {
+        var index = names.count - 1
+        while index >= 0 {
+            if names[index] == name { return slots[index] }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// Whether `name` is a local (bound or declared), which shadows rules of the same name.
+    func isLocal(_ name: String) -> Bool { names.contains(name) }
 
     func binding(_ name: String, _ value: Value) -> Env {
         guard name != "_" else { return self }
         var copy = self
-        copy.values[name] = value
-        copy.locals.insert(name)
+        if let index = names.firstIndex(of: name) {
+            copy.slots[index] = value
+        } else {
+            copy.names.append(name)
+            copy.slots.append(value)
+        }
         return copy
     }
 
-    func declaring(_ names: [String]) -> Env {
+    func declaring(_ declared: [String]) -> Env {
         var copy = self
-        for name in names where name != "_" {
-            copy.values[name] = nil
-            copy.locals.insert(name)
+        for name in declared where name != "_" {
+            if let index = copy.names.firstIndex(of: name) {
+                copy.slots[index] = nil
+            } else {
+                copy.names.append(name)
+                copy.slots.append(nil)
+            }
         }
         return copy
     }

@@ -102,7 +102,7 @@ extension Evaluator {
         let rest = Array(steps.dropFirst())
         if case .variable(let name) = head.kind {
             if let value = env.value(name) { return try navigate(value, rest, env, scope, next) }
-            if name == "_" || env.locals.contains(name) {
+            if name == "_" || env.isLocal(name) {
                 throw Unbound(name: name)
             }
             if name == "input" {
@@ -168,7 +168,7 @@ extension Evaluator {
 
     /// Whether a bare name refers to something other than a fresh variable.
     func isResolvable(_ name: String, _ env: Env, _ scope: Scope) -> Bool {
-        if name == "_" || env.locals.contains(name) { return false }
+        if name == "_" || env.isLocal(name) { return false }
         if name == "input" || name == "data" || scope.imports[name] != nil { return true }
         return policy.tree.ruleNames[scope.packageKey]?.contains(name) == true
     }
