@@ -6,7 +6,8 @@ import Yams
 /// `warden policy eval|check`: the embedded Rego engine, no server needed, with `opa`'s flags and output.
 struct PolicyCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policy", abstract: "Evaluate and check Rego policies locally (opa-compatible).", subcommands: [Eval.self, Check.self]
+        commandName: "policy", abstract: "Evaluate and check Rego policies locally (opa-compatible).",
+        subcommands: [Eval.self, Check.self, Test.self, Format.self]
     )
 
     struct Eval: AsyncParsableCommand {
@@ -37,6 +38,129 @@ struct PolicyCommands: AsyncParsableCommand {
                 print(PolicyFiles.render(error, pretty: format == "pretty"))
                 throw ExitCode(1)
             }
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the test rules (test_…) of policies, as `opa test` does.",
+            discussion:
+                "Prints failures (every test with -v) and a PASS/FAIL summary. Exit status 0 when every test passes, 2 when any fails or errors, 1 when the policies do not load or compile."
+        )
+        @Argument(help: "Files or folders of .rego and data files.") var paths: [String]
+        @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Print every test, not only failures.") var verbose = false
+        @Option(name: [.customShort("r"), .customLong("run")], help: "Only tests whose path matches this regular expression.") var run: String?
+
+        func run() async throws {
+            let policy: Policy
+            do {
+                let loaded = try PolicyFiles.load(paths)
+                policy = try Policy(modules: loaded.modules, data: loaded.data)
+            } catch let error as RegoError {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            var tests = policy.tests
+            if let run {
+                guard let pattern = try? NSRegularExpression(pattern: run) else { throw ValidationError("--run is not a valid regular expression") }
+                tests = tests.filter { pattern.firstMatch(in: $0.path, range: NSRange($0.path.startIndex..., in: $0.path)) != nil }
+            }
+            guard !tests.isEmpty else {
+                print("no tests found")
+                throw ExitCode(tests.isEmpty && policy.tests.isEmpty ? 0 : 2)
+            }
+            var passed = 0
+            var failed = 0
+            var errors = 0
+            var currentFile = ""
+            for test in tests {
+                let started = DispatchTime.now().uptimeNanoseconds
+                var outcome = "PASS"
+                var detail: String?
+                do {
+                    let rows = try policy.prepare(test.path).evaluate()
+                    if let value = rows.first?["$value"], value != .bool(false) {
+                        passed += 1
+                    } else {
+                        outcome = "FAIL"
+                        failed += 1
+                    }
+                } catch {
+                    outcome = "ERROR"
+                    detail = "\(error)"
+                    errors += 1
+                }
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000
+                if verbose || outcome != "PASS" {
+                    if verbose, test.file != currentFile {
+                        if !currentFile.isEmpty { print("") }
+                        print("\(test.file):")
+                        currentFile = test.file
+                    }
+                    let duration = elapsed < 1_000 ? String(format: "%.3fµs", elapsed) : String(format: "%.3fms", elapsed / 1_000)
+                    print("\(test.path): \(outcome) (\(duration))")
+                    if let detail { print("  \(detail)") }
+                }
+            }
+            print(String(repeating: "-", count: 80))
+            let total = tests.count
+            if passed > 0 { print("PASS: \(passed)/\(total)") }
+            if failed > 0 { print("FAIL: \(failed)/\(total)") }
+            if errors > 0 { print("ERROR: \(errors)/\(total)") }
+            if failed + errors > 0 { throw ExitCode(2) }
+        }
+    }
+
+    struct Format: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fmt",
+            abstract: "Format policies in Warden's one canonical layout, as `opa fmt` does.",
+            discussion:
+                "Without --write, prints the formatted text of one file, or with --list the files whose layout would change (exit 2 when any would). Formatting is idempotent: formatting formatted text changes nothing."
+        )
+        @Argument(help: ".rego files or folders.") var paths: [String]
+        @Flag(name: [.customShort("w"), .customLong("write")], help: "Rewrite the files in place.") var write = false
+        @Flag(name: [.customShort("l"), .customLong("list")], help: "List the files whose layout differs.") var list = false
+
+        func run() async throws {
+            var files: [String] = []
+            for path in paths {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                    FileHandle.standardError.write(Data("\(path): no such file or directory\n".utf8))
+                    throw ExitCode(1)
+                }
+                if isDirectory.boolValue {
+                    let found = FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? []
+                    files += found.filter { $0.hasSuffix(".rego") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+                } else {
+                    files.append(path)
+                }
+            }
+            guard write || list || files.count == 1 else {
+                throw ValidationError("give one file to print, or --write / --list for several")
+            }
+            var changed = 0
+            for file in files {
+                let source: String
+                let formatted: String
+                do {
+                    source = try String(contentsOfFile: file, encoding: .utf8)
+                    formatted = try Formatter.format(source, file: file)
+                } catch let error as RegoError {
+                    FileHandle.standardError.write(Data("\(error)\n".utf8))
+                    throw ExitCode(1)
+                }
+                if formatted != source { changed += 1 }
+                if write {
+                    if formatted != source { try formatted.write(toFile: file, atomically: true, encoding: .utf8) }
+                } else if list {
+                    if formatted != source { print(file) }
+                } else {
+                    print(formatted, terminator: "")
+                }
+            }
+            if list, changed > 0 { throw ExitCode(2) }
         }
     }
 
@@ -115,7 +239,10 @@ enum PolicyFiles {
     }
 
     /// `{"result":[{"expressions":[{"value":…,"text":…,"location":…}],"bindings":{…}}]}`; `{}` when undefined.
+    /// Pretty: the value as indented JSON for a single-term query, a table of the bindings otherwise,
+    /// `undefined` when there is no result (as `opa eval --format pretty` prints them).
     static func render(_ rows: [[String: Value]], query: String, pretty: Bool) -> String {
+        if pretty { return renderPretty(rows) }
         guard !rows.isEmpty else { return "{}" }
         var results: [Value] = []
         for row in rows {
@@ -137,7 +264,35 @@ enum PolicyFiles {
         return prettyJSON(document)
     }
 
+    static func renderPretty(_ rows: [[String: Value]]) -> String {
+        guard !rows.isEmpty else { return "undefined" }
+        let names = Set(rows.flatMap { $0.keys }).subtracting(["$value"]).sorted()
+        if names.isEmpty {
+            return rows.map { ($0["$value"] ?? .bool(true)).prettyJSON() }.joined(separator: "\n")
+        }
+        let cells = rows.map { row in names.map { row[$0].map { $0.jsonText } ?? "" } }
+        let widths = names.indices.map { column in max(names[column].count, cells.map { $0[column].count }.max() ?? 0) }
+        let rule = "+" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "+") + "+"
+        func line(_ values: [String], center: Bool) -> String {
+            "|"
+                + zip(values, widths).map { value, width in
+                    let space = width - value.count
+                    let left = center ? space / 2 : 0
+                    return " " + String(repeating: " ", count: left) + value + String(repeating: " ", count: space - left) + " "
+                }.joined(separator: "|") + "|"
+        }
+        var out = [rule, line(names, center: true), rule]
+        out += cells.map { line($0, center: false) }
+        out.append(rule)
+        return out.joined(separator: "\n")
+    }
+
     static func render(_ error: RegoError, pretty: Bool) -> String {
+        if pretty {
+            var text = "1 error occurred: "
+            if let location = error.location { text += "\(location.file):\(location.line): " }
+            return text + "\(error.code.name): \(error.message)"
+        }
         var fields: [Value: Value] = [.string("code"): .string(error.code.name), .string("message"): .string(error.message)]
         if let location = error.location {
             fields[.string("location")] = .object([

@@ -34,6 +34,20 @@ public final class Policy: Sendable {
         try Checker(tree: tree).checkModules()
     }
 
+    /// The test rules (`test_…`, as `opa test` finds them): full path and file, in file then source order.
+    public var tests: [(path: String, file: String)] {
+        var found: [(path: String, file: String)] = []
+        var seen: Set<String> = []
+        for module in modules.sorted(by: { $0.file < $1.file }) {
+            for rule in module.rules where rule.kind == .complete && rule.arguments.isEmpty && rule.path.count == 1 {
+                guard case .variable(let name) = rule.path[0].kind, name.hasPrefix("test_") else { continue }
+                let path = "data." + (module.package + [name]).joined(separator: ".")
+                if seen.insert(path).inserted { found.append((path, module.file)) }
+            }
+        }
+        return found
+    }
+
     /// Parses a query once for repeated evaluation.
     public func prepare(_ query: String) throws(RegoError) -> PreparedQuery {
         let body = try Parser.parseQuery(query, limits: limits)

@@ -6,6 +6,15 @@ public struct Lexer {
     var line = 1
     var lineStart = 0
     var sawNewline = true
+    /// Comments seen so far (`#` to the end of the line), for the formatter.
+    var comments: [Comment] = []
+
+    /// A comment: where it starts and its text after `#`.
+    struct Comment: Equatable {
+        var line: Int
+        var column: Int
+        var text: String
+    }
 
     public init(source: String, file: String) {
         self.bytes = Array(source.utf8)
@@ -27,6 +36,13 @@ public struct Lexer {
     }
 
     var column: Int { index - lineStart + 1 }
+
+    /// Every comment of a source, in order.
+    static func comments(_ source: String, file: String) throws(RegoError) -> [Comment] {
+        var lexer = Lexer(source: source, file: file)
+        while try lexer.next().kind != .endOfFile {}
+        return lexer.comments
+    }
 
     /// The text of the given line, for error messages.
     static func lineText(_ bytes: [UInt8], line: Int) -> String {
@@ -107,7 +123,11 @@ public struct Lexer {
             case 0x20, 0x09, 0x0D:
                 index += 1
             case UInt8(ascii: "#"):
+                let start = index
+                let column = self.column
                 while index < bytes.count, bytes[index] != 0x0A { index += 1 }
+                let text = String(decoding: bytes[(start + 1)..<index], as: UTF8.self)
+                comments.append(Comment(line: line, column: column, text: text.hasSuffix("\r") ? String(text.dropLast()) : text))
             default:
                 return
             }
