@@ -39,7 +39,9 @@ let package = Package(
         .target(
             name: "Rego",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                .product(name: "Crypto", package: "swift-crypto"),
+                // RSA (RS256/PS256 JWT verification) lives in swift-crypto's extras module.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             // Whole-module optimisation of the continuation-passing evaluator makes the Swift 6.3
             // optimiser grow past 23 GiB (seen here, never finishing); optimising file by file
@@ -109,6 +111,7 @@ let package = Package(
             dependencies: [
                 "Rego",
                 "RegoPeers",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import Testing
 
 @testable import Rego
@@ -173,5 +175,50 @@ import Testing
         var source = "package mixed\n"
         for index in 0..<20 { source += "allow if input.n > \(index)\n" }
         #expect(try Policy(modules: ["m.rego": source]).tree.indexes.isEmpty)
+    }
+}
+
+/// JWT verification with keys made here: a token verifies under its key only.
+@Suite struct JWTVerificationTests {
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func token(header: String, payload: String, sign: (Data) throws -> Data) rethrows -> String {
+        let input = base64URL(Data(header.utf8)) + "." + base64URL(Data(payload.utf8))
+        return input + "." + base64URL(try sign(Data(input.utf8)))
+    }
+
+    func verify(_ call: String) throws -> Value? {
+        try Policy(modules: [:]).prepare("x := \(call)").evaluate().first?["x"]
+    }
+
+    @Test func signaturesVerifyUnderTheirKeyOnly() throws {
+        let es = P256.Signing.PrivateKey()
+        let esToken = try Self.token(header: #"{"alg":"ES256"}"#, payload: #"{"sub":"bot"}"#) { try es.signature(for: $0).rawRepresentation }
+        let esPEM = es.publicKey.pemRepresentation.replacingOccurrences(of: "\n", with: "\\n")
+        #expect(try verify("io.jwt.verify_es256(\"\(esToken)\", \"\(esPEM)\")") == .bool(true))
+        let otherPEM = P256.Signing.PrivateKey().publicKey.pemRepresentation.replacingOccurrences(of: "\n", with: "\\n")
+        #expect(try verify("io.jwt.verify_es256(\"\(esToken)\", \"\(otherPEM)\")") == .bool(false))
+
+        let ed = Curve25519.Signing.PrivateKey()
+        let edToken = try Self.token(header: #"{"alg":"EdDSA"}"#, payload: #"{"sub":"bot"}"#) { try ed.signature(for: $0) }
+        let jwk = #"{"kty":"OKP","crv":"Ed25519","x":"\#(Self.base64URL(ed.publicKey.rawRepresentation))"}"#
+        let quotedJWK = jwk.replacingOccurrences(of: "\"", with: "\\\"")
+        #expect(try verify("io.jwt.verify_eddsa(\"\(edToken)\", \"\(quotedJWK)\")") == .bool(true))
+
+        let hsToken = Self.token(header: #"{"alg":"HS256"}"#, payload: #"{"sub":"bot","exp":4102444800}"#) {
+            Data(HMAC<SHA256>.authenticationCode(for: $0, using: SymmetricKey(data: Data("s3cret".utf8))))
+        }
+        #expect(try verify("io.jwt.verify_hs256(\"\(hsToken)\", \"s3cret\")") == .bool(true))
+        #expect(try verify("io.jwt.verify_hs256(\"\(hsToken)\", \"guess\")") == .bool(false))
+        // An ES256 token never verifies as HS256, whatever the secret (no algorithm confusion).
+        #expect(try verify("io.jwt.verify_hs256(\"\(esToken)\", \"\(esPEM)\")") == .bool(false))
+        let decoded = try verify("io.jwt.decode_verify(\"\(hsToken)\", {\"secret\": \"s3cret\"})")
+        #expect(
+            decoded == .array([.bool(true), .object([.string("alg"): .string("HS256")]), try Value.parseJSON(#"{"sub":"bot","exp":4102444800}"#)]))
+        let expired = try verify("io.jwt.decode_verify(\"\(hsToken)\", {\"secret\": \"s3cret\", \"time\": 4102444800000000000})")
+        #expect(expired == .array([.bool(false), .object([:]), .object([:])]))
     }
 }
