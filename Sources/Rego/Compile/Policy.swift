@@ -9,6 +9,9 @@ public final class Policy: Sendable {
     let modules: [Module]
     let data: Value
     let tree: RuleTree
+    /// Builtins by name, without those a function rule could shadow (a rule whose first name is the
+    /// builtin's first name): a call of a name found here is that builtin, with one lookup.
+    let unshadowedBuiltins: [String: Builtin]
     let limits: Limits
 
     public convenience init(modules: [String: String], data: Value = .object([:]), limits: Limits = .default) throws(RegoError) {
@@ -32,6 +35,10 @@ public final class Policy: Sendable {
         self.limits = limits
         self.tree = try RuleTree(modules: parsed)
         try Checker(tree: tree).checkModules()
+        let ruleRoots = Set(tree.ruleNames.values.flatMap { $0 })
+        self.unshadowedBuiltins = Builtins.table.filter { name, _ in
+            !ruleRoots.contains(String(name.prefix(while: { $0 != "." })))
+        }
     }
 
     /// The test rules (`test_…`, as `opa test` finds them): full path and file, in file then source order.
@@ -60,15 +67,23 @@ public final class Policy: Sendable {
 public struct PreparedQuery: Sendable {
     let policy: Policy
     let body: Body
+    /// The query's output variables, found once.
+    let outputs: [String]
+
+    init(policy: Policy, body: Body) {
+        self.policy = policy
+        self.body = body
+        self.outputs = Evaluator.outputs(of: body)
+    }
 
     /// Every solution: the values of the query's named variables (those not starting with `_`),
     /// plus, for a single-term query such as `data.p.allow`, the term's value under `"$value"`.
     public func evaluate(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> [[String: Value]] {
         let body = self.body
         let policy = self.policy
-        // The evaluator is made and used on the large-stack thread only.
+        let outputs = self.outputs
         return try LargeStack.run { () throws(RegoError) in
-            try Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors).query(body)
+            try Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors).query(body, outputs: outputs)
         }
     }
 }

@@ -48,9 +48,11 @@ struct Env {
 }
 
 /// Where a body is being evaluated: its package and imports, for resolving bare names.
-struct Scope {
-    var package: [String]
-    var imports: [String: [Term]]
+/// A class: a scope is passed to every evaluation step, and a reference is one retain where the
+/// struct's three fields were three.
+final class Scope: Sendable {
+    let package: [String]
+    let imports: [String: [Term]]
     /// `package` joined with ".", computed once: name resolution looks rules up by it.
     let packageKey: String
 

@@ -41,7 +41,8 @@ extension Evaluator {
         default:
             break
         }
-        if let path = resolveFunction(op, scope) {
+        let unshadowed = mocks.isEmpty ? policy.unshadowedBuiltins[name] : nil
+        if unshadowed == nil, let path = resolveFunction(op, scope) {
             let arity = policy.tree.entries[path.joined(separator: ".")]?.first?.rule.arguments.count ?? arguments.count
             let inputs = Array(arguments.prefix(arity))
             return try evalAll(inputs, env, scope) { values, env in
@@ -50,10 +51,10 @@ extension Evaluator {
                 return try next(result, env)
             }
         }
-        guard let builtin = Builtins.table[name] else {
+        guard let builtin = unshadowed ?? Builtins.table[name] else {
             throw RegoError(.typeError, "undefined function \(name)", location: location)
         }
-        let inputs = Array(arguments.prefix(builtin.arity))
+        let inputs = arguments.count == builtin.arity ? arguments : Array(arguments.prefix(builtin.arity))
         guard arguments.count == builtin.arity || arguments.count == builtin.arity + 1 else {
             throw RegoError(
                 .typeError, "\(name): arity mismatch: expected \(builtin.arity) arguments, got \(arguments.count)", location: location

@@ -13,7 +13,11 @@ extension Evaluator {
             if let value = env.value(name) { return try next(value, env) }
             return try evalRef([term], env, scope, next)
         case .ref(let steps):
-            return try evalRef(steps, env, scope, next)
+            switch directValue(term, env) {
+            case .value(let value): return try next(value, env)
+            case .undefined: return false
+            case .notDirect: return try evalRef(steps, env, scope, next)
+            }
         case .array(let items):
             return try evalAll(items, env, scope) { values, env in try next(.array(values), env) }
         case .set(let items):
@@ -88,11 +92,82 @@ extension Evaluator {
 
     /// Evaluates terms left to right, enumerating every combination.
     func evalAll(_ terms: [Term], _ env: Env, _ scope: Scope, _ next: ([Value], Env) throws -> Bool) throws -> Bool {
-        func step(_ index: Int, _ values: [Value], _ env: Env) throws -> Bool {
-            guard index < terms.count else { return try next(values, env) }
-            return try eval(terms[index], env, scope) { value, env in try step(index + 1, values + [value], env) }
+        // Terms that evaluate directly (constants, bound variables, plain refs) need no continuations.
+        var direct: [Value] = []
+        direct.reserveCapacity(terms.count)
+        for term in terms {
+            switch directValue(term, env) {
+            case .value(let value): direct.append(value)
+            case .undefined: return false
+            case .notDirect: return try evalAllSlowly(terms, env, scope, next)
+            }
         }
-        return try step(0, [], env)
+        return try next(direct, env)
+    }
+
+    func evalAllSlowly(_ terms: [Term], _ env: Env, _ scope: Scope, _ next: ([Value], Env) throws -> Bool) throws -> Bool {
+        var values: [Value] = []
+        values.reserveCapacity(terms.count)
+        func step(_ index: Int, _ env: Env) throws -> Bool {
+            guard index < terms.count else { return try next(values, env) }
+            return try eval(terms[index], env, scope) { value, env in
+                values.append(value)
+                defer { values.removeLast() }
+                return try step(index + 1, env)
+            }
+        }
+        return try step(0, env)
+    }
+
+    enum Direct {
+        case value(Value)
+        case undefined
+        case notDirect
+    }
+
+    /// The value of a term that needs no search: a scalar, a bound variable, `input`, or a ref from
+    /// one of those through constant or bound steps. Anything else (rules, iteration, calls) is
+    /// `notDirect` and goes through `eval`.
+    func directValue(_ term: Term, _ env: Env) -> Direct {
+        switch term.kind {
+        case .null: return .value(.null)
+        case .boolean(let flag): return .value(.bool(flag))
+        case .string(let text): return .value(.string(text))
+        case .number(let text): return Number(text).map { .value(.number($0)) } ?? .notDirect
+        case .variable(let name):
+            if let value = env.value(name) { return .value(value) }
+            if name == "input", !env.isLocal(name) { return input.map { .value($0) } ?? .undefined }
+            return .notDirect
+        case .ref(let steps):
+            guard case .variable(let root) = steps[0].kind else { return .notDirect }
+            var current: Value
+            if let value = env.value(root) {
+                current = value
+            } else if root == "input", !env.isLocal(root) {
+                guard let input else { return .undefined }
+                current = input
+            } else {
+                return .notDirect
+            }
+            for step in steps.dropFirst() {
+                let key: Value
+                switch step.kind {
+                case .string(let name): key = .string(name)
+                case .number(let text):
+                    guard let number = Number(text) else { return .notDirect }
+                    key = .number(number)
+                case .variable(let name):
+                    guard let value = env.value(name) else { return .notDirect }
+                    key = value
+                default: return .notDirect
+                }
+                guard let next = Evaluator.index(current, key) else { return .undefined }
+                current = next
+            }
+            return .value(current)
+        default:
+            return .notDirect
+        }
     }
 
     // MARK: References
@@ -176,7 +251,21 @@ extension Evaluator {
     // MARK: The data document
 
     /// Evaluates `data.<path>` followed by `steps`, descending through rules and base data.
-    func evalData(_ path: [String], _ steps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+    func evalData(_ start: [String], _ allSteps: [Term], _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        // Constant name steps through packages (no rule yet) are taken at once.
+        var path = start
+        var consumed = 0
+        var joined = start.joined(separator: ".")
+        if dataOverrides.isEmpty {
+            while consumed < allSteps.count, case .string(let child) = allSteps[consumed].kind, policy.tree.entries[joined] == nil {
+                let longer = joined.isEmpty ? child : joined + "." + child
+                guard policy.tree.prefixes.contains(longer) else { break }
+                path.append(child)
+                joined = longer
+                consumed += 1
+            }
+        }
+        let steps = consumed == 0 ? allSteps : Array(allSteps.dropFirst(consumed))
         for length in stride(from: path.count, through: 0, by: -1) where !dataOverrides.isEmpty {
             if let override = dataOverrides[Array(path.prefix(length))] {
                 var value: Value? = override
@@ -185,7 +274,7 @@ extension Evaluator {
                 return try navigate(value, steps, env, scope, next)
             }
         }
-        let key = path.joined(separator: ".")
+        let key = joined
         if !dataOverrides.isEmpty, dataOverrides.keys.contains(where: { $0.count > path.count && Array($0.prefix(path.count)) == path }) {
             // A replacement below this path: descend by name when the next step is one; otherwise
             // build the document here with the replacements applied.

@@ -43,11 +43,8 @@ final class Evaluator {
 
     // MARK: Queries
 
-    func query(_ body: Body) throws(RegoError) -> [[String: Value]] {
-        var names: [String] = []
-        var seen: Set<String> = []
-        for literal in body { Evaluator.collectVariables(literal, into: &names, seen: &seen) }
-        let outputs = names.filter { !$0.hasPrefix("_") && $0 != "input" && $0 != "data" }
+    func query(_ body: Body, outputs known: [String]? = nil) throws(RegoError) -> [[String: Value]] {
+        let outputs = known ?? Evaluator.outputs(of: body)
         var rows: [[String: Value]] = []
         var singleTerm: Term?
         if body.count == 1, case .expression(let term) = body[0].kind, !body[0].negated, body[0].with.isEmpty {
@@ -83,6 +80,14 @@ final class Evaluator {
             throw RegoError(.compileError, "internal error: \(error)")
         }
         return rows
+    }
+
+    /// The query's named variables (not `_…`, `input` or `data`), in order of appearance.
+    static func outputs(of body: Body) -> [String] {
+        var names: [String] = []
+        var seen: Set<String> = []
+        for literal in body { collectVariables(literal, into: &names, seen: &seen) }
+        return names.filter { !$0.hasPrefix("_") && $0 != "input" && $0 != "data" }
     }
 
     static func collectVariables(_ literal: Literal, into names: inout [String], seen: inout Set<String>) {

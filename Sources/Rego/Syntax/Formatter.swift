@@ -212,11 +212,7 @@ struct Printer {
     func ref(_ steps: [Term]) -> String {
         guard let head = steps.first else { return "" }
         var text: String
-        switch head.kind {
-        case .variable(let name): text = name
-        case .ref, .call, .variable: text = term(head, level: 7)
-        default: text = term(head, level: 7)
-        }
+        if case .variable(let name) = head.kind { text = name } else { text = term(head, level: 7) }
         for step in steps.dropFirst() { text += refStepText(step) }
         return text
     }

@@ -10,10 +10,9 @@ public enum Number: Sendable, CustomStringConvertible {
 
     /// Parses JSON/Rego number text (`-12`, `3.5`, `1e-7`). `nil` for anything else.
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty else { return nil }
+        guard !text.isEmpty else { return nil }
         var isInteger = true
-        for (index, byte) in bytes.enumerated() {
+        for (index, byte) in text.utf8.enumerated() {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): continue
             case UInt8(ascii: "-") where index == 0: continue
