@@ -22,7 +22,7 @@ struct Builtin: Sendable {
 enum Builtins {
     static let table: [String: Builtin] = {
         var table: [String: Builtin] = [:]
-        for family in [comparison, arithmetic, aggregates, strings, types, collections, encoding, more, batch3, netTime, text, jwt] {
+        for family in [comparison, arithmetic, aggregates, strings, types, collections, encoding, more, batch3, netTime, text, jwt, graphs] {
             table.merge(family) { first, _ in first }
         }
         return table
