@@ -119,7 +119,13 @@ extension Builtins {
             guard shift >= 0 else {
                 throw BuiltinError(message: "operand 2 must be an unsigned integer number but got a negative integer", isTypeError: true)
             }
-            return .int(shift >= Int.bitWidth ? 0 : try integer(a, 1) << shift)
+            let value = try integer(a, 1)
+            // Exact beyond 64 bits, as OPA's big integers are: multiply by 2^shift.
+            if shift < Int.bitWidth - 1, value.magnitude <= UInt(Int.max) >> shift { return .int(value << shift) }
+            guard shift <= 120 else { throw BuiltinError.failed("shift too large") }
+            var result = Decimal(value)
+            for _ in 0..<shift { result *= 2 }
+            return .number(Number.normalized(result))
         },
         "bits.rsh": binary { a, b in
             let shift = try integer(b, 2)

@@ -16,7 +16,7 @@ extension Builtins {
             return .bool(x.contains(y) || y.contains(x))
         },
         "net.cidr_expand": unary { value in
-            let network = try cidr(try string(value, 1))
+            let network = try cidr(try string(value, 1)).masked
             guard network.address.count == 4 else { throw BuiltinError.failed("only IPv4 ranges can be expanded") }
             let hostBits = 32 - network.prefix
             guard hostBits <= 16 else { throw BuiltinError.failed("range too large to expand") }

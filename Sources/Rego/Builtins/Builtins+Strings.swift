@@ -26,7 +26,8 @@ extension Builtins {
         "endswith": stringPredicate { $0.hasSuffix($1) },
         "lower": stringMap { $0.lowercased() },
         "upper": stringMap { $0.uppercased() },
-        "strings.reverse": stringMap { String($0.reversed()) },
+        // By code point, as Go reverses runes (a multi-scalar emoji comes apart, as in OPA).
+        "strings.reverse": stringMap { String(String.UnicodeScalarView($0.unicodeScalars.reversed())) },
         "trim_space": stringMap { $0.trimmingCharacters(in: .whitespacesAndNewlines) },
         "trim": trimming { text, cut in String(text.drop { cut.contains($0) }.reversed().drop { cut.contains($0) }.reversed()) },
         "trim_left": trimming { text, cut in String(text.drop { cut.contains($0) }) },

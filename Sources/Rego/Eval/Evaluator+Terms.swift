@@ -305,11 +305,14 @@ extension Evaluator {
                 return try navigate(value, steps, env, scope, next)
             }
             return try eval(step, env, scope) { stepValue, env in
-                guard case .string(let child) = stepValue else {
-                    guard let value = try self.fullData(path), let element = Evaluator.index(value, stepValue) else { return false }
-                    return try self.navigate(element, rest, env, scope, next)
+                // Where rules live the document is an object with string keys: another key names nothing
+                // (and building the whole document for it could reach the rule asking).
+                switch stepValue {
+                case .string(let child): return try self.evalData(path + [child], rest, env, scope, next)
+                // Base data keys are strings; OPA's store finds `data.a[2]` under the key "2".
+                case .number(let number): return try self.evalData(path + [number.description], rest, env, scope, next)
+                default: return false
                 }
-                return try self.evalData(path + [child], rest, env, scope, next)
             }
         }
         guard let value = baseData(path) else { return false }
