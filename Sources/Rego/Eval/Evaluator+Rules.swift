@@ -7,8 +7,8 @@ extension Evaluator {
         guard !inProgress.contains(key) else {
             throw RegoError(.recursion, "rule data.\(key) is recursive", location: entries[0].rule.location)
         }
-        inProgress.insert(key)
-        defer { inProgress.remove(key) }
+        inProgress.append(key)
+        defer { inProgress.removeLast() }
         let value: Value?
         switch entries[0].rule.kind {
         case .partialSet: value = try partialSet(candidates(key, entries))
@@ -82,34 +82,41 @@ extension Evaluator {
 
     /// The value one rule (with its `else` chain) produces, or `nil` when its bodies fail.
     func ruleOutput(_ entry: RuleTree.Entry, _ start: Env) throws -> Value? {
-        let scope = scope(of: entry)
         let rule = entry.rule
-        var clauses: [(Term?, Body)] = [(rule.value, rule.body)]
-        for clause in rule.elses { clauses.append((clause.value, clause.body)) }
-        for (valueTerm, body) in clauses {
-            var outputs: Set<Value> = []
-            var ordered: [Value] = []
-            _ = try evalBody(body, 0, start, scope) { env in
-                guard let valueTerm else {
-                    if outputs.insert(.bool(true)).inserted { ordered.append(.bool(true)) }
-                    return false
-                }
-                return try self.eval(valueTerm, env, scope) { value, _ in
-                    if outputs.insert(value).inserted { ordered.append(value) }
-                    return false
-                }
-            }
-            if ordered.count > 1 {
-                throw RegoError(
-                    .conflict,
-                    rule.kind == .function
-                        ? "functions must not produce multiple outputs for same inputs" : "complete rules must not produce multiple outputs",
-                    location: rule.location
-                )
-            }
-            if let value = ordered.first { return value }
+        if let value = try clauseOutput(rule, rule.value, rule.body, entry.scope, start) { return value }
+        for clause in rule.elses {
+            if let value = try clauseOutput(rule, clause.value, clause.body, entry.scope, start) { return value }
         }
         return nil
+    }
+
+    /// The one value a rule's body (or one `else` clause) gives; more than one is a conflict.
+    func clauseOutput(_ rule: Rule, _ valueTerm: Term?, _ body: Body, _ scope: Scope, _ start: Env) throws -> Value? {
+        var found: Value?
+        var conflict = false
+        _ = try evalBody(body, 0, start, scope) { env in
+            guard let valueTerm else {
+                found = .bool(true)
+                return true  // `true` cannot conflict with itself: one solution is enough.
+            }
+            return try self.eval(valueTerm, env, scope) { value, _ in
+                if let existing = found, existing != value {
+                    conflict = true
+                    return true
+                }
+                found = value
+                return false
+            }
+        }
+        if conflict {
+            throw RegoError(
+                .conflict,
+                rule.kind == .function
+                    ? "functions must not produce multiple outputs for same inputs" : "complete rules must not produce multiple outputs",
+                location: rule.location
+            )
+        }
+        return found
     }
 
     func partialSet(_ entries: [RuleTree.Entry]) throws -> Value {

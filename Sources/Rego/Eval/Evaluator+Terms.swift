@@ -146,6 +146,11 @@ extension Evaluator {
             } else if root == "input", !env.isLocal(root) {
                 guard let input else { return .undefined }
                 current = input
+            } else if root == "data", !env.isLocal(root), dataOverrides.isEmpty, steps.count > 1, case .string(let first) = steps[1].kind,
+                !policy.tree.prefixes.contains(first)
+            {
+                // No rule lives under `data.<first>`: it is base data only.
+                current = policy.data
             } else {
                 return .notDirect
             }
@@ -159,6 +164,13 @@ extension Evaluator {
                 case .variable(let name):
                     guard let value = env.value(name) else { return .notDirect }
                     key = value
+                case .ref:
+                    // `data.roles[input.tool.name]`: a step that is itself a plain ref.
+                    switch directValue(step, env) {
+                    case .value(let value): key = value
+                    case .undefined: return .undefined
+                    case .notDirect: return .notDirect
+                    }
                 default: return .notDirect
                 }
                 guard let next = Evaluator.index(current, key) else { return .undefined }

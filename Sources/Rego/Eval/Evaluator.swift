@@ -14,7 +14,8 @@ final class Evaluator {
     var mocks: [String: (term: Term, scope: Scope)] = [:]
     let strictBuiltinErrors: Bool
     var cache: [String: Value?] = [:]
-    var inProgress: Set<String> = []
+    /// Rules being evaluated, innermost last (a short stack: a linear scan beats hashing).
+    var inProgress: [String] = []
     var steps = 0
     let maxSteps: Int
     let maxDepth: Int

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A Rego value: JSON's values plus sets, and objects whose keys may be any value.
-public indirect enum Value: Sendable, Hashable {
+public enum Value: Sendable, Hashable {
     case null
     case bool(Bool)
     case number(Number)
