@@ -69,11 +69,29 @@ public struct PreparedQuery: Sendable {
     let body: Body
     /// The query's output variables, found once.
     let outputs: [String]
+    /// For a query that is just `data.<path of a complete or partial-set rule>`, the rule's key.
+    let rule: String?
 
     init(policy: Policy, body: Body) {
         self.policy = policy
         self.body = body
         self.outputs = Evaluator.outputs(of: body)
+        var rule: String?
+        if body.count == 1, !body[0].negated, body[0].with.isEmpty, case .expression(let term) = body[0].kind,
+            case .ref(let steps) = term.kind, case .variable("data") = steps.first?.kind
+        {
+            let names = steps.dropFirst().compactMap { step -> String? in
+                if case .string(let name) = step.kind { return name }
+                return nil
+            }
+            let key = names.joined(separator: ".")
+            if names.count == steps.count - 1, let entries = policy.tree.entries[key], entries[0].rule.kind != .function,
+                entries.allSatisfy({ $0.dynamicSteps.isEmpty })
+            {
+                rule = key
+            }
+        }
+        self.rule = rule
     }
 
     /// Every solution: the values of the query's named variables (those not starting with `_`),
@@ -82,8 +100,9 @@ public struct PreparedQuery: Sendable {
         let body = self.body
         let policy = self.policy
         let outputs = self.outputs
+        let rule = self.rule
         return try LargeStack.run { () throws(RegoError) in
-            try Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors).query(body, outputs: outputs)
+            try Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors).query(body, outputs: outputs, rule: rule)
         }
     }
 }

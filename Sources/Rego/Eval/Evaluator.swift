@@ -44,7 +44,22 @@ final class Evaluator {
 
     // MARK: Queries
 
-    func query(_ body: Body, outputs known: [String]? = nil) throws(RegoError) -> [[String: Value]] {
+    func query(_ body: Body, outputs known: [String]? = nil, rule: String? = nil) throws(RegoError) -> [[String: Value]] {
+        // `data.<rule path>`: the rule's value, without walking the path.
+        if let rule, let entries = policy.tree.entries[rule] {
+            do {
+                guard let value = try ruleValue(rule, entries), value != .bool(false) else { return [] }
+                return [["$value": value]]
+            } catch let error as RegoError {
+                throw error
+            } catch is LargeStack.Exhausted {
+                throw RegoError(.stackExhausted, "stack exhausted")
+            } catch let error as Unbound {
+                throw RegoError(.unsafeVariable, "var \(error.name) is unsafe")
+            } catch {
+                throw RegoError(.compileError, "internal error: \(error)")
+            }
+        }
         let outputs = known ?? Evaluator.outputs(of: body)
         var rows: [[String: Value]] = []
         var singleTerm: Term?
