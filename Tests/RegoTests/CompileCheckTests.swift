@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Rego
@@ -220,5 +221,25 @@ import Testing
             decoded == .array([.bool(true), .object([.string("alg"): .string("HS256")]), try Value.parseJSON(#"{"sub":"bot","exp":4102444800}"#)]))
         let expired = try verify("io.jwt.decode_verify(\"\(hsToken)\", {\"secret\": \"s3cret\", \"time\": 4102444800000000000})")
         #expect(expired == .array([.bool(false), .object([:]), .object([:])]))
+    }
+}
+
+/// Bodies learn whether they run in source order; those that need reordering keep being reordered.
+@Suite struct BodyOrderTests {
+    @Test func orderIsLearnedAndReorderingStillWorks() throws {
+        let policy = try Policy(modules: [
+            "p.rego": """
+            package p
+            in_order if { x := input.n; x > 1 }
+            needs_reorder if { x > 1; x := input.n }
+            """
+        ])
+        for n in [5, 0, 7, 1] {
+            let input = Value.object([.string("n"): .int(n)])
+            #expect(try policy.prepare("data.p.in_order").evaluate(input: input).first?["$value"] == (n > 1 ? .bool(true) : nil))
+            #expect(try policy.prepare("data.p.needs_reorder").evaluate(input: input).first?["$value"] == (n > 1 ? .bool(true) : nil))
+        }
+        #expect(policy.tree.entries["p.in_order"]?.first?.order.load(ordering: .relaxed) == RuleTree.Entry.inOrder)
+        #expect(policy.tree.entries["p.needs_reorder"]?.first?.order.load(ordering: .relaxed) == RuleTree.Entry.reordered)
     }
 }

@@ -16,6 +16,20 @@ struct Builtin: Sendable {
     var arity: Int
     /// `nil` means undefined.
     var call: @Sendable ([Value], Evaluator) throws -> Value?
+    /// The same function for two operands without an argument array (comparisons, arithmetic).
+    var binaryCall: (@Sendable (Value, Value) throws -> Value?)?
+
+    init(arity: Int, call: @escaping @Sendable ([Value], Evaluator) throws -> Value?) {
+        self.arity = arity
+        self.call = call
+        self.binaryCall = nil
+    }
+
+    init(binary: @escaping @Sendable (Value, Value) throws -> Value?) {
+        self.arity = 2
+        self.call = { args, _ in try binary(args[0], args[1]) }
+        self.binaryCall = binary
+    }
 }
 
 /// Every builtin Warden supports, by OPA's name.
@@ -67,7 +81,7 @@ enum Builtins {
     }
 
     static func binary(_ body: @escaping @Sendable (Value, Value) throws -> Value?) -> Builtin {
-        Builtin(arity: 2) { args, _ in try body(args[0], args[1]) }
+        Builtin(binary: body)
     }
 
     // MARK: Comparison

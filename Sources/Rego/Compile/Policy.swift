@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Compiled modules and base data, ready to answer queries. Immutable and shareable across threads.
 ///
 /// ```swift
@@ -125,6 +127,11 @@ struct RuleTree: Sendable {
         /// `input.path == constant` tests of the body (rules without `else`), checked before the body
         /// runs: a rule whose input cannot match is skipped without evaluating anything.
         let prefilter: [([String], Value)]
+        /// Whether the main body is ready in source order: `unknown` until an evaluation finds out.
+        let order = Atomic<Int>(Entry.unknown)
+        static let unknown = 0
+        static let inOrder = 1
+        static let reordered = 2
 
         init(rule: Rule, staticPath: [String], dynamicSteps: [Term], package: [String], imports: [String: [Term]], scope: Scope) {
             self.prefilter = rule.elses.isEmpty && !rule.isDefault ? RuleIndex.constantTests(rule.body) : []

@@ -60,6 +60,20 @@ extension Evaluator {
                 .typeError, "\(name): arity mismatch: expected \(builtin.arity) arguments, got \(arguments.count)", location: location
             )
         }
+        // Two operands that need no search: no argument array, no continuation.
+        if let binaryCall = builtin.binaryCall, arguments.count == 2, case .value(let left) = directValue(arguments[0], env),
+            case .value(let right) = directValue(arguments[1], env)
+        {
+            let result: Value?
+            do {
+                result = try binaryCall(left, right)
+            } catch let error as BuiltinError {
+                guard strictBuiltinErrors else { return false }
+                throw RegoError(error.isTypeError ? .evalTypeError : .builtinError, "\(name): \(error.message)", location: location)
+            }
+            guard let result else { return false }
+            return try next(result, env)
+        }
         return try evalAll(inputs, env, scope) { values, env in
             let result: Value?
             do {

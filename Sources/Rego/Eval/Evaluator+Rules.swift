@@ -83,7 +83,7 @@ extension Evaluator {
     /// The value one rule (with its `else` chain) produces, or `nil` when its bodies fail.
     func ruleOutput(_ entry: RuleTree.Entry, _ start: Env) throws -> Value? {
         let rule = entry.rule
-        if let value = try clauseOutput(rule, rule.value, rule.body, entry.scope, start) { return value }
+        if let value = try clauseOutput(rule, rule.value, rule.body, entry.scope, start, entry: entry) { return value }
         for clause in rule.elses {
             if let value = try clauseOutput(rule, clause.value, clause.body, entry.scope, start) { return value }
         }
@@ -91,10 +91,12 @@ extension Evaluator {
     }
 
     /// The one value a rule's body (or one `else` clause) gives; more than one is a conflict.
-    func clauseOutput(_ rule: Rule, _ valueTerm: Term?, _ body: Body, _ scope: Scope, _ start: Env) throws -> Value? {
+    func clauseOutput(_ rule: Rule, _ valueTerm: Term?, _ body: Body, _ scope: Scope, _ start: Env, entry: RuleTree.Entry? = nil)
+        throws -> Value?
+    {
         var found: Value?
         var conflict = false
-        _ = try evalBody(body, 0, start, scope) { env in
+        let solution: Next = { env in
             guard let valueTerm else {
                 found = .bool(true)
                 return true  // `true` cannot conflict with itself: one solution is enough.
@@ -107,6 +109,11 @@ extension Evaluator {
                 found = value
                 return false
             }
+        }
+        if let entry {
+            _ = try evalRuleBody(entry, start, solution)
+        } else {
+            _ = try evalBody(body, 0, start, scope, solution)
         }
         if conflict {
             throw RegoError(
@@ -125,7 +132,7 @@ extension Evaluator {
         for entry in entries where !filter || passesPrefilter(entry) {
             guard let keyTerm = entry.rule.key else { continue }
             let scope = scope(of: entry)
-            _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
+            _ = try evalRuleBody(entry, Env()) { env in
                 try self.eval(keyTerm, env, scope) { value, _ in
                     items.insert(value)
                     return false

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Top-down evaluation with backtracking, as OPA's own evaluator does: every term, literal and body
 /// is evaluated in continuation-passing style; a continuation returns `true` to stop the search.
@@ -156,6 +157,37 @@ final class Evaluator {
             }
         }
         return try evalLiteral(body[index], env, scope) { env in try self.evalBody(body, index + 1, env, scope, next) }
+    }
+
+    /// A rule body known to be ready in source order (see `RuleTree.Entry.order`): no readiness checks.
+    func evalBodyInOrder(_ body: Body, _ index: Int, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        guard index < body.count else { return try next(env) }
+        return try evalLiteral(body[index], env, scope) { env in try self.evalBodyInOrder(body, index + 1, env, scope, next) }
+    }
+
+    /// A rule's main body, learning its order: whether every literal is ready in source order does not
+    /// depend on values (bindings happen at the same literals whatever they bind), so once one
+    /// evaluation has reached the end with every literal ready, later ones skip the checks; a body
+    /// that needed reordering keeps the checks.
+    func evalRuleBody(_ entry: RuleTree.Entry, _ env: Env, _ next: Next) throws -> Bool {
+        let body = entry.rule.body
+        switch entry.order.load(ordering: .relaxed) {
+        case RuleTree.Entry.inOrder: return try evalBodyInOrder(body, 0, env, entry.scope, next)
+        case RuleTree.Entry.reordered: return try evalBody(body, 0, env, entry.scope, next)
+        default: break
+        }
+        func step(_ index: Int, _ env: Env) throws -> Bool {
+            guard index < body.count else {
+                entry.order.store(RuleTree.Entry.inOrder, ordering: .relaxed)
+                return try next(env)
+            }
+            guard isReady(body[index], env, entry.scope) else {
+                entry.order.store(RuleTree.Entry.reordered, ordering: .relaxed)
+                return try evalBody(body, index, env, entry.scope, next)
+            }
+            return try evalLiteral(body[index], env, entry.scope) { env in try step(index + 1, env) }
+        }
+        return try step(0, env)
     }
 
     func evalLiteral(_ literal: Literal, _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
