@@ -46,22 +46,17 @@ final class Evaluator {
     // MARK: Queries
 
     func query(_ body: Body, outputs known: [String]? = nil, rule: String? = nil) throws(RegoError) -> [[String: Value]] {
-        // `data.<rule path>`: the rule's value, without walking the path.
-        if let rule, let entries = policy.tree.entries[rule] {
-            do {
+        try Evaluator.regoErrors {
+            // `data.<rule path>`: the rule's value, without walking the path.
+            if let rule, let entries = policy.tree.entries[rule] {
                 guard let value = try ruleValue(rule, entries), value != .bool(false) else { return [] }
                 return [["$value": value]]
-            } catch let error as RegoError {
-                throw error
-            } catch is LargeStack.Exhausted {
-                throw RegoError(.stackExhausted, "stack exhausted")
-            } catch let error as Unbound {
-                throw RegoError(.unsafeVariable, "var \(error.name) is unsafe")
-            } catch {
-                throw RegoError(.compileError, "internal error: \(error)")
             }
+            return try rows(body, outputs: known ?? Evaluator.outputs(of: body))
         }
-        let outputs = known ?? Evaluator.outputs(of: body)
+    }
+
+    func rows(_ body: Body, outputs: [String]) throws -> [[String: Value]] {
         var rows: [[String: Value]] = []
         var singleTerm: Term?
         if body.count == 1, case .expression(let term) = body[0].kind, !body[0].negated, body[0].with.isEmpty {
@@ -70,23 +65,29 @@ final class Evaluator {
             default: singleTerm = term
             }
         }
-        do {
-            if let singleTerm {
-                _ = try eval(singleTerm, Env(), .query) { value, env in
-                    var row: [String: Value] = [:]
-                    for name in outputs { if let value = env.value(name) { row[name] = value } }
-                    row["$value"] = value
-                    if value != .bool(false) { rows.append(row) }
-                    return false
-                }
-            } else {
-                _ = try evalBody(body, 0, Env(), .query) { env in
-                    var row: [String: Value] = [:]
-                    for name in outputs { if let value = env.value(name) { row[name] = value } }
-                    rows.append(row)
-                    return false
-                }
+        if let singleTerm {
+            _ = try eval(singleTerm, Env(), .query) { value, env in
+                var row: [String: Value] = [:]
+                for name in outputs { if let value = env.value(name) { row[name] = value } }
+                row["$value"] = value
+                if value != .bool(false) { rows.append(row) }
+                return false
             }
+        } else {
+            _ = try evalBody(body, 0, Env(), .query) { env in
+                var row: [String: Value] = [:]
+                for name in outputs { if let value = env.value(name) { row[name] = value } }
+                rows.append(row)
+                return false
+            }
+        }
+        return rows
+    }
+
+    /// Runs an evaluation and turns the evaluator's internal errors into `RegoError`s.
+    static func regoErrors<T>(_ body: () throws -> T) throws(RegoError) -> T {
+        do {
+            return try body()
         } catch let error as RegoError {
             throw error
         } catch is LargeStack.Exhausted {
@@ -96,7 +97,6 @@ final class Evaluator {
         } catch {
             throw RegoError(.compileError, "internal error: \(error)")
         }
-        return rows
     }
 
     /// The query's named variables (not `_…`, `input` or `data`), in order of appearance.
