@@ -135,25 +135,37 @@ extension Builtins {
             return .int(try integer(a, 1) >> min(shift, Int.bitWidth - 1))
         },
         "base64.is_valid": unary { value in .bool(Data(base64Encoded: try string(value, 1)) != nil) },
-        "io.jwt.decode": unary { value in
-            let parts = try string(value, 1).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3 else { throw BuiltinError.failed("encoded JWT had no period separators") }
-            func decodeJSON(_ part: String) throws -> Value {
-                var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-                while text.count % 4 != 0 { text += "=" }
-                guard let data = Data(base64Encoded: text) else { throw BuiltinError.failed("JWT is not valid base64url") }
-                do {
-                    return try Value.parseJSON(String(decoding: data, as: UTF8.self))
-                } catch {
-                    throw BuiltinError.failed("JWT payload is not JSON")
-                }
-            }
-            var signature = parts[2].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while signature.count % 4 != 0 { signature += "=" }
-            let signatureHex = Data(base64Encoded: signature).map { hex($0) } ?? ""
-            return .array([try decodeJSON(parts[0]), try decodeJSON(parts[1]), .string(signatureHex)])
-        },
+        "io.jwt.decode": unary { value in try decodeJWT(try string(value, 1), depth: 0) },
     ]
+
+    /// `[header, payload, signature hex]`; a token whose header says `cty: JWT` carries another token as
+    /// its payload, which is decoded in turn (as OPA does); an encrypted token (JWE) is an error.
+    static func decodeJWT(_ token: String, depth: Int) throws -> Value {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3 else { throw BuiltinError.failed("encoded JWT had no period separators") }
+        func decodeJSON(_ part: String) throws -> Value {
+            var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while text.count % 4 != 0 { text += "=" }
+            guard let data = Data(base64Encoded: text) else { throw BuiltinError.failed("JWT is not valid base64url") }
+            do {
+                return try Value.parseJSON(String(decoding: data, as: UTF8.self))
+            } catch {
+                throw BuiltinError.failed("JWT payload is not JSON")
+            }
+        }
+        var signature = parts[2].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while signature.count % 4 != 0 { signature += "=" }
+        let signatureHex = Data(base64Encoded: signature).map { hex($0) } ?? ""
+        let header = try decodeJSON(parts[0])
+        if case .object(let fields) = header {
+            if fields[.string("enc")] != nil { throw BuiltinError.failed("JWT is a JWE object, which is not supported") }
+            if fields[.string("cty")] == .string("JWT"), depth < 8 {
+                guard case .string(let inner) = try decodeJSON(parts[1]) else { throw BuiltinError.failed("nested JWT payload is not a token") }
+                return try decodeJWT(inner, depth: depth + 1)
+            }
+        }
+        return .array([header, try decodeJSON(parts[1]), .string(signatureHex)])
+    }
 
     static func hmac<H: HashFunction>(_: H.Type, _ message: String, _ key: String) -> String {
         hex(HMAC<H>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8))))
