@@ -222,6 +222,19 @@ import Testing
         let expired = try verify("io.jwt.decode_verify(\"\(hsToken)\", {\"secret\": \"s3cret\", \"time\": 4102444800000000000})")
         #expect(expired == .array([.bool(false), .object([:]), .object([:])]))
     }
+
+    @Test func signedTokensVerify() throws {
+        let key = P256.Signing.PrivateKey()
+        let raw = key.publicKey.rawRepresentation
+        let jwk =
+            #"{"kty": "EC", "crv": "P-256", "x": "\#(Self.base64URL(raw.prefix(32)))", "y": "\#(Self.base64URL(raw.suffix(32)))", "d": "\#(Self.base64URL(key.rawRepresentation))"}"#
+        let rows = try Policy(modules: [:]).prepare(
+            "t := io.jwt.encode_sign({\"alg\": \"ES256\"}, {\"sub\": \"bot\"}, \(jwk)); ok := io.jwt.verify_es256(t, json.marshal(\(jwk)))"
+        ).evaluate()
+        #expect(rows.first?["ok"] == .bool(true))
+        let other = try Policy(modules: [:]).prepare("x := io.jwt.encode_sign({\"alg\": \"none\"}, {}, {\"kty\": \"oct\", \"k\": \"AA\"})")
+        #expect(throws: RegoError.self) { try other.evaluate(strictBuiltinErrors: true) }
+    }
 }
 
 /// Bodies learn whether they run in source order; those that need reordering keep being reordered.

@@ -93,5 +93,5 @@ import Testing
     }
 
     /// Raised as the engine grows; never lowered.
-    static let floor = 1_407
+    static let floor = 1_426
 }

@@ -295,3 +295,80 @@ enum DER {
         return nil
     }
 }
+
+/// `io.jwt.encode_sign` and `encode_sign_raw`: JWS compact serialization signed with a JWK (HS, RS, PS,
+/// ES 256/384/512 and EdDSA).
+extension Builtins {
+    static let jwtSigning: [String: Builtin] = [
+        "io.jwt.encode_sign": Builtin(arity: 3) { args, _ in
+            let header = try object(args[0], 1)
+            _ = try object(args[1], 2)
+            _ = try object(args[2], 3)
+            return .string(try JWT.sign(header: Value.object(header).jsonText, payload: args[1].jsonText, key: args[2].jsonText))
+        },
+        "io.jwt.encode_sign_raw": Builtin(arity: 3) { args, _ in
+            .string(try JWT.sign(header: try string(args[0], 1), payload: try string(args[1], 2), key: try string(args[2], 3)))
+        },
+    ]
+}
+
+extension JWT {
+    static func base64URLEncoded(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func sign(header: String, payload: String, key: String) throws -> String {
+        let headerValue: Value
+        do {
+            headerValue = try Value.parseJSON(header)
+        } catch {
+            throw BuiltinError.failed("missing or invalid 'alg' header: cannot parse JSON")
+        }
+        guard case .object(let fields) = headerValue, case .string(let algorithm)? = fields[.string("alg")] else {
+            throw BuiltinError.failed("missing or invalid 'alg' header: header \"alg\" not found")
+        }
+        if fields[.string("typ")] == .string("JWT"), (try? Value.parseJSON(payload)) == nil {
+            throw BuiltinError.failed("type is JWT but payload is not JSON")
+        }
+        guard case .object(let jwk)? = try? Value.parseJSON(key) else { throw BuiltinError.failed("failed to parse a JWK key") }
+        let input = base64URLEncoded(Data(header.utf8)) + "." + base64URLEncoded(Data(payload.utf8))
+        let signature = try signature(Data(input.utf8), algorithm: algorithm, jwk: jwk)
+        return input + "." + base64URLEncoded(signature)
+    }
+
+    static func signature(_ data: Data, algorithm: String, jwk: [Value: Value]) throws -> Data {
+        func field(_ name: String) throws -> Data {
+            guard case .string(let text)? = jwk[.string(name)], let bytes = base64URL(Substring(text)) else {
+                throw BuiltinError.failed("JWK key has no valid \"\(name)\"")
+            }
+            return bytes
+        }
+        do {
+            switch algorithm {
+            case "HS256": return Data(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: try field("k"))))
+            case "HS384": return Data(HMAC<SHA384>.authenticationCode(for: data, using: SymmetricKey(data: try field("k"))))
+            case "HS512": return Data(HMAC<SHA512>.authenticationCode(for: data, using: SymmetricKey(data: try field("k"))))
+            case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+                let key = try _RSA.Signing.PrivateKey(
+                    n: try field("n"), e: try field("e"), d: try field("d"), p: try field("p"), q: try field("q")
+                )
+                let padding: _RSA.Signing.Padding = algorithm.hasPrefix("PS") ? .PSS : .insecurePKCS1v1_5
+                switch algorithm.suffix(3) {
+                case "256": return try key.signature(for: SHA256.hash(data: data), padding: padding).rawRepresentation
+                case "384": return try key.signature(for: SHA384.hash(data: data), padding: padding).rawRepresentation
+                default: return try key.signature(for: SHA512.hash(data: data), padding: padding).rawRepresentation
+                }
+            case "ES256": return try P256.Signing.PrivateKey(rawRepresentation: try field("d")).signature(for: data).rawRepresentation
+            case "ES384": return try P384.Signing.PrivateKey(rawRepresentation: try field("d")).signature(for: data).rawRepresentation
+            case "ES512": return try P521.Signing.PrivateKey(rawRepresentation: try field("d")).signature(for: data).rawRepresentation
+            case "EdDSA": return try Curve25519.Signing.PrivateKey(rawRepresentation: try field("d")).signature(for: data)
+            default: throw BuiltinError.failed("unknown JWS algorithm: \(algorithm)")
+            }
+        } catch let error as BuiltinError {
+            throw error
+        } catch {
+            throw BuiltinError.failed("failed to sign the JWT: \(error)")
+        }
+    }
+}

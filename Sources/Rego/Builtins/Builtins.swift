@@ -36,7 +36,9 @@ struct Builtin: Sendable {
 enum Builtins {
     static let table: [String: Builtin] = {
         var table: [String: Builtin] = [:]
-        for family in [comparison, arithmetic, aggregates, strings, types, collections, encoding, more, batch3, netTime, text, jwt, graphs, patch] {
+        for family in [
+            comparison, arithmetic, aggregates, strings, types, collections, encoding, more, batch3, netTime, text, jwt, jwtSigning, graphs, patch,
+        ] {
             table.merge(family) { first, _ in first }
         }
         return table
