@@ -144,18 +144,14 @@ extension Builtins {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else { throw BuiltinError.failed("encoded JWT had no period separators") }
         func decodeJSON(_ part: String) throws -> Value {
-            var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while text.count % 4 != 0 { text += "=" }
-            guard let data = Data(base64Encoded: text) else { throw BuiltinError.failed("JWT is not valid base64url") }
+            guard let data = JWT.base64URL(Substring(part)) else { throw BuiltinError.failed("JWT is not valid base64url") }
             do {
                 return try Value.parseJSON(String(decoding: data, as: UTF8.self))
             } catch {
                 throw BuiltinError.failed("JWT payload is not JSON")
             }
         }
-        var signature = parts[2].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while signature.count % 4 != 0 { signature += "=" }
-        let signatureHex = Data(base64Encoded: signature).map { hex($0) } ?? ""
+        let signatureHex = JWT.base64URL(Substring(parts[2])).map { hex($0) } ?? ""
         let header = try decodeJSON(parts[0])
         if case .object(let fields) = header {
             if fields[.string("enc")] != nil { throw BuiltinError.failed("JWT is a JWE object, which is not supported") }

@@ -187,12 +187,8 @@ struct Checker {
         return RegoError(.typeError, "\(name): arity mismatch: have \(have) argument\(have == 1 ? "" : "s"), want \(wanted)", location: location)
     }
 
-    /// The rule path of a user function called as `op` from `scope`, as the evaluator resolves it.
     func resolveFunction(_ op: [Term], _ scope: Scope) -> [String]? {
-        guard let path = tree.resolve(op, scope), let entries = tree.entries[path.joined(separator: ".")],
-            entries[0].rule.kind == .function
-        else { return nil }
-        return path
+        tree.resolveFunction(op, scope)
     }
 
     // MARK: Recursion
@@ -453,19 +449,32 @@ extension RuleTree {
     /// alias, or a bare name of a rule in the scope's package.
     func resolve(_ steps: [Term], _ scope: Scope) -> [String]? {
         guard case .variable(let root) = steps.first?.kind else { return nil }
-        var names: [String] = []
+        // The root decides first (most calls are builtins, whose root is none of these).
+        var base: [String]
+        if root == "data" {
+            base = []
+        } else if let imported = scope.imports[root] {
+            guard let importedName = Term.name(ofOperator: imported) else { return nil }
+            let importedParts = importedName.split(separator: ".").map(String.init)
+            guard importedParts.first == "data" else { return nil }
+            base = Array(importedParts.dropFirst())
+        } else if ruleNames[scope.packageKey]?.contains(root) == true {
+            base = scope.package + [root]
+        } else {
+            return nil
+        }
         for step in steps.dropFirst() {
             guard case .string(let name) = step.kind else { return nil }
-            names.append(name)
+            base.append(name)
         }
-        if root == "data" { return names }
-        if let imported = scope.imports[root], let importedName = Term.name(ofOperator: imported) {
-            var importedParts = importedName.split(separator: ".").map(String.init)
-            guard importedParts.first == "data" else { return nil }
-            importedParts.removeFirst()
-            return importedParts + names
+        return base
+    }
+
+    /// The rule path of a user function called as `op` from `scope`, or `nil` (a builtin or nothing).
+    func resolveFunction(_ op: [Term], _ scope: Scope) -> [String]? {
+        guard let path = resolve(op, scope), let group = entries[path.joined(separator: ".")], group[0].rule.kind == .function else {
+            return nil
         }
-        guard ruleNames[scope.packageKey]?.contains(root) == true else { return nil }
-        return scope.package + [root] + names
+        return path
     }
 }

@@ -202,27 +202,7 @@ extension Evaluator {
 
     /// The rule path a call operator names, if it is a user function.
     func resolveFunction(_ path: [Term], _ scope: Scope) -> [String]? {
-        // Most calls are builtins: a bare name that no rule of the package declares is not a function.
-        if case .variable(let root)? = path.first?.kind, root != "data", scope.imports[root] == nil,
-            policy.tree.ruleNames[scope.packageKey]?.contains(root) != true
-        {
-            return nil
-        }
-        guard let name = Term.name(ofOperator: path) else { return nil }
-        var parts = name.split(separator: ".").map(String.init)
-        if parts.first == "data" {
-            parts.removeFirst()
-        } else if let imported = scope.imports[parts[0]], let importedName = Term.name(ofOperator: imported) {
-            var importedParts = importedName.split(separator: ".").map(String.init)
-            guard importedParts.first == "data" else { return nil }
-            importedParts.removeFirst()
-            parts = importedParts + parts.dropFirst()
-        } else {
-            parts = scope.package + parts
-        }
-        let key = parts.joined(separator: ".")
-        guard let entries = policy.tree.entries[key], entries[0].rule.kind == .function else { return nil }
-        return parts
+        policy.tree.resolveFunction(path, scope)
     }
 
     func callFunction(_ path: [String], _ arguments: [Value], _ location: Location) throws -> Value? {
