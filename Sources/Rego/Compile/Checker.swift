@@ -260,6 +260,19 @@ struct Checker {
             guard let pattern = tree.pattern(steps, entry.scope) else { return }
             // The ref reads every rule its steps could name: a rule whose path and the ref agree on
             // their common length (a variable step agrees with any name).
+            if !pattern.contains(where: { $0 == nil }) {
+                // All names (the common case): the rules at a prefix of the ref, and, only when rules
+                // live below the ref, those below it. No scan of every rule (policies have thousands).
+                let names = pattern.map { $0! }
+                var key = ""
+                for (index, name) in names.enumerated() {
+                    key = index == 0 ? name : key + "." + name
+                    if tree.entries[key] != nil { targets.insert(key) }
+                }
+                guard tree.prefixes.contains(key) else { return }
+                for candidate in tree.entries.keys where candidate.hasPrefix(key + ".") { targets.insert(candidate) }
+                return
+            }
             for (key, group) in tree.entries {
                 let path = group[0].staticPath
                 let common = min(path.count, pattern.count)
