@@ -32,7 +32,7 @@ struct Checker {
 
     func check(_ entry: RuleTree.Entry) throws(RegoError) {
         let rule = entry.rule
-        var globals = Set(entry.imports.keys)
+        var globals = Set(entry.scope.imports.keys)
         globals.formUnion(tree.ruleNames[entry.scope.packageKey] ?? [])
         globals.formUnion(["input", "data"])
         var bound: Set<String> = []

@@ -120,8 +120,6 @@ struct RuleTree: Sendable {
         let staticPath: [String]
         /// The rule's ref steps after the static path (`a.b[c]` leaves `[c]`).
         let dynamicSteps: [Term]
-        let package: [String]
-        let imports: [String: [Term]]
         /// Where the rule's body resolves names, built once.
         let scope: Scope
         /// `input.path == constant` tests of the body (rules without `else`), checked before the body
@@ -133,13 +131,11 @@ struct RuleTree: Sendable {
         static let inOrder = 1
         static let reordered = 2
 
-        init(rule: Rule, staticPath: [String], dynamicSteps: [Term], package: [String], imports: [String: [Term]], scope: Scope) {
+        init(rule: Rule, staticPath: [String], dynamicSteps: [Term], scope: Scope) {
             self.prefilter = rule.elses.isEmpty && !rule.isDefault ? RuleIndex.constantTests(rule.body) : []
             self.rule = rule
             self.staticPath = staticPath
             self.dynamicSteps = dynamicSteps
-            self.package = package
-            self.imports = imports
             self.scope = scope
         }
     }
@@ -190,8 +186,7 @@ struct RuleTree: Sendable {
                 let key = staticPath.joined(separator: ".")
                 entries[key, default: []].append(
                     Entry(
-                        rule: rule, staticPath: staticPath, dynamicSteps: dynamic, package: module.package, imports: imports,
-                        scope: Scope(package: module.package, imports: imports)
+                        rule: rule, staticPath: staticPath, dynamicSteps: dynamic, scope: Scope(package: module.package, imports: imports)
                     )
                 )
                 for length in 0...staticPath.count { prefixes.insert(staticPath.prefix(length).joined(separator: ".")) }

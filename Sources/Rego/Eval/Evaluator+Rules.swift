@@ -28,34 +28,24 @@ extension Evaluator {
     /// current value of the indexed input path (defaults always stay).
     func candidates(_ key: String, _ entries: [RuleTree.Entry]) -> [RuleTree.Entry] {
         guard let index = policy.tree.indexes[key] else { return entries }
-        var value = input
-        for step in index.path {
-            guard case .object(let fields)? = value else {
-                value = nil
-                break
-            }
-            value = fields[.string(step)]
-        }
-        var chosen = index.candidates(for: value).map { entries[$0] }
+        var chosen = index.candidates(for: inputValue(at: index.path)).map { entries[$0] }
         if let fallback = entries.first(where: \.rule.isDefault) { chosen.append(fallback) }
         return chosen
     }
 
     /// Whether the entry's constant input tests hold for the current input (see `Entry.prefilter`).
     func passesPrefilter(_ entry: RuleTree.Entry) -> Bool {
-        for (path, constant) in entry.prefilter {
-            var value = input
-            for step in path {
-                guard case .object(let fields)? = value else { return false }
-                value = fields[.string(step)]
-            }
-            guard value == constant else { return false }
-        }
-        return true
+        entry.prefilter.allSatisfy { path, constant in inputValue(at: path) == constant }
     }
 
-    func scope(of entry: RuleTree.Entry) -> Scope {
-        entry.scope
+    /// The input's value at a path of names; `nil` when undefined.
+    func inputValue(at path: [String]) -> Value? {
+        var value = input
+        for step in path {
+            guard case .object(let fields)? = value else { return nil }
+            value = fields[.string(step)]
+        }
+        return value
     }
 
     func completeValue(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
@@ -72,7 +62,7 @@ extension Evaluator {
             location = entry.rule.location
         }
         if result == nil, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
-            _ = try eval(term, Env(), scope(of: fallback)) { value, _ in
+            _ = try eval(term, Env(), fallback.scope) { value, _ in
                 result = value
                 return true
             }
@@ -131,7 +121,7 @@ extension Evaluator {
         let filter = entries.count >= 4
         for entry in entries where !filter || passesPrefilter(entry) {
             guard let keyTerm = entry.rule.key else { continue }
-            let scope = scope(of: entry)
+            let scope = entry.scope
             _ = try evalRuleBody(entry, Env()) { env in
                 try self.eval(keyTerm, env, scope) { value, _ in
                     items.insert(value)
@@ -147,7 +137,7 @@ extension Evaluator {
         var object: Value = .object([:])
         var defined = false
         for entry in entries where !entry.rule.isDefault && passesPrefilter(entry) {
-            let scope = scope(of: entry)
+            let scope = entry.scope
             let valueTerm = entry.rule.value ?? Term(.boolean(true), at: entry.rule.location)
             _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
                 try self.evalAll(entry.dynamicSteps, env, scope) { keys, env in
@@ -173,7 +163,7 @@ extension Evaluator {
         }
         if !defined, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
             var result: Value?
-            _ = try eval(term, Env(), scope(of: fallback)) { value, _ in
+            _ = try eval(term, Env(), fallback.scope) { value, _ in
                 result = value
                 return true
             }
@@ -211,7 +201,7 @@ extension Evaluator {
         var result: Value?
         for entry in entries where !entry.rule.isDefault {
             guard entry.rule.arguments.count == arguments.count else { continue }
-            let scope = scope(of: entry)
+            let scope = entry.scope
             var outputs: [Value] = []
             var parameters: [String] = []
             for argument in entry.rule.arguments { Evaluator.variables(in: argument, into: &parameters) }
@@ -227,7 +217,7 @@ extension Evaluator {
             }
         }
         if result == nil, let fallback = entries.first(where: \.rule.isDefault), let term = fallback.rule.value {
-            _ = try eval(term, Env(), scope(of: fallback)) { value, _ in
+            _ = try eval(term, Env(), fallback.scope) { value, _ in
                 result = value
                 return true
             }
