@@ -43,9 +43,19 @@ import Testing
             let got = try rows.map { row in try row.filter { $0.key != "$value" }.mapValues { try Value.parseJSON($0.jsonText) } }
             let same: Bool
             if item.sortBindings {
-                same =
-                    got.map { Value.object(Dictionary(uniqueKeysWithValues: $0.map { (Value.string($0.key), $0.value) })) }.sorted()
-                    == expected.map { Value.object(Dictionary(uniqueKeysWithValues: $0.map { (Value.string($0.key), $0.value) })) }.sorted()
+                // As OPA's runner: rows in any order, and an array bound to a variable in any order.
+                func normalized(_ rows: [[String: Value]]) -> [Value] {
+                    rows.map { row in
+                        Value.object(
+                            Dictionary(
+                                uniqueKeysWithValues: row.map { key, value in
+                                    if case .array(let items) = value { return (Value.string(key), Value.array(items.sorted())) }
+                                    return (Value.string(key), value)
+                                })
+                        )
+                    }.sorted()
+                }
+                same = normalized(got) == normalized(expected)
             } else {
                 same = got == expected
             }
@@ -93,5 +103,5 @@ import Testing
     }
 
     /// Raised as the engine grows; never lowered.
-    static let floor = 1_426
+    static let floor = 1_525
 }

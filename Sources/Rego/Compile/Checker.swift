@@ -82,6 +82,8 @@ struct Checker {
             if let key { Checker.variables(in: key, into: &inner) }
             Checker.variables(in: value, into: &inner)
             try checkBody(body, head: [], outer: inner, globals: globals, scope: scope)
+        case .logical(_, let operands):
+            for operand in operands { try checkBody(operand, head: [], outer: known, globals: globals, scope: scope) }
         }
         for modifier in literal.with {
             if !namesFunction(modifier.value, scope: scope) {
@@ -289,6 +291,7 @@ struct Checker {
             for literal in literals {
                 body(literal)
                 if case .every(_, _, _, let inner) = literal.kind { walk(inner) }
+                if case .logical(_, let operands) = literal.kind { operands.forEach(walk) }
             }
         }
         walk(rule.body)
@@ -311,6 +314,8 @@ struct Checker {
                 case .every(_, _, let domain, let inner):
                     visit(domain)
                     walk(inner)
+                case .logical(_, let operands):
+                    operands.forEach(walk)
                 }
                 for modifier in literal.with { visit(modifier.value) }
             }
@@ -347,6 +352,7 @@ struct Checker {
             case .someVariables(let names): terms.append(contentsOf: names)
             case .someIn(let key, let value, let collection): terms += [key, value, collection].compactMap { $0 }
             case .every(let key, let value, let domain, let inner): terms += [key, value, domain].compactMap { $0 } + bodyTerms(inner)
+            case .logical(_, let operands): terms += operands.flatMap(bodyTerms)
             }
             terms += literal.with.map(\.value)
         }
@@ -381,6 +387,8 @@ struct Checker {
         case .every(let key, let value, _, _):
             if let key { variables(in: key, into: &names) }
             variables(in: value, into: &names)
+        case .logical:
+            break
         }
     }
 
@@ -430,6 +438,8 @@ struct Checker {
             refSteps(collection)
         case .every(_, _, let domain, _):
             refSteps(domain)
+        case .logical:
+            break  // an operand's variables stay inside it
         }
     }
 }

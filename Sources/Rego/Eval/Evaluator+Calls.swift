@@ -27,14 +27,19 @@ extension Evaluator {
                     }
                 }
             }
-        case "walk" where arguments.count == 2:
-            // A relation: every [path, value] pair of the document, the document itself first.
+        case "walk" where arguments.count == 1 || arguments.count == 2:
+            // A relation: every [path, value] pair of the document, the document itself first; as
+            // a value (`[p, v] := walk(x)`), each pair in turn.
             return try eval(arguments[0], env, scope) { document, env in
                 var pairs: [Value] = []
                 Evaluator.walk(document, [], into: &pairs)
                 for pair in pairs {
                     try self.tick()
-                    if try self.match(arguments[1], pair, env, scope, { env in try next(.bool(true), env) }) { return true }
+                    if arguments.count == 1 {
+                        if try next(pair, env) { return true }
+                    } else if try self.match(arguments[1], pair, env, scope, { env in try next(.bool(true), env) }) {
+                        return true
+                    }
                 }
                 return false
             }
@@ -206,6 +211,7 @@ extension Evaluator {
         case .someVariables: return true
         case .someIn(_, _, let collection): return readsBound(collection, env, scope, allowIteration: true)
         case .every(_, _, let domain, _): return readsBound(domain, env, scope, allowIteration: true)
+        case .logical: return true  // runs where it stands, as comprehensions do
         case .expression(let term):
             if literal.negated { return readsBound(term, env, scope, allowIteration: false) }
             if case .call(let op, let args) = term.kind, let name = Term.name(ofOperator: op) {

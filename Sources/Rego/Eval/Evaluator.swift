@@ -133,7 +133,7 @@ final class Evaluator {
             if let key { visit(key) }
             visit(value)
             visit(collection)
-        case .every: break
+        case .every, .logical: break
         }
     }
 
@@ -260,6 +260,27 @@ final class Evaluator {
                 }
                 return allHold ? try next(env) : false
             }
+        case .logical(let op, let operands):
+            func holds(_ body: Body) throws -> Bool {
+                var found = false
+                _ = try evalBody(body, 0, env, scope) { _ in
+                    found = true
+                    return true
+                }
+                return found
+            }
+            switch op {
+            case .and, .group:
+                for operand in operands where try !holds(operand) { return false }
+            case .or:
+                var any = false
+                for operand in operands where try holds(operand) {
+                    any = true
+                    break
+                }
+                if !any { return false }
+            }
+            return try next(env)
         }
     }
 

@@ -319,6 +319,7 @@ extension Parser {
                 inner.columnOffset = column - 1
                 inner.depth = depth
                 inner.bracketDepth = 1
+                inner.logicalKeywords = logicalKeywords
                 let term = try inner.membership()
                 guard inner.peek.kind == .endOfFile else { throw inner.unexpected("expected '}' to end the template expression") }
                 parts.append(.expression(term))

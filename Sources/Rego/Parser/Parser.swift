@@ -14,6 +14,9 @@ public struct Parser {
     /// Added to token positions (template expressions are parsed from a slice of the source).
     var lineOffset = 0
     var columnOffset = 0
+    /// OPA's experimental keywords this module imports (`import future.keywords.and`, `.or`, `.not`,
+    /// or `future.keywords` for all): `and`, `or` and operand bodies `{ … }` / `not { … }`.
+    var logicalKeywords: Set<String> = []
 
     init(tokens: [Token], file: String, source: String, limits: Limits) {
         self.tokens = tokens
@@ -71,6 +74,11 @@ public struct Parser {
                 alias = name
             }
             imports.append(Import(path: path, alias: alias, location: location))
+            if let name = Term.name(ofOperator: path), name.hasPrefix("future.keywords") {
+                let rest = name.dropFirst("future.keywords".count)
+                if rest.isEmpty { logicalKeywords.formUnion(["and", "or", "not"]) }
+                if ["and", "or", "not"].contains(String(rest.dropFirst())) { logicalKeywords.insert(String(rest.dropFirst())) }
+            }
         }
         var rules: [Rule] = []
         while peek.kind != .endOfFile {
@@ -121,6 +129,12 @@ public struct Parser {
             return Rule(kind: kind, isDefault: true, path: path, arguments: arguments, value: value, assigns: assigns, body: [], location: location)
         }
         let body = try ruleBody(required: false)
+        if kind == .complete && value == nil && body.isEmpty {
+            // A bare name is no rule in rego.v1 (as in OPA): `p` alone, or `p.q` / `p[x]` without `contains`.
+            throw error(
+                path.count == 1 ? "var cannot be used for rule name" : "`contains` keyword is required for partial set rules",
+                at: location)
+        }
         var elses: [Rule.Else] = []
         while checkKeyword(.else) && keywordUsedAsName() == nil {
             let elseLocation = here()
@@ -236,10 +250,12 @@ public struct Parser {
             result = try someDeclaration(at: location)
         } else if acceptKeyword(.every) {
             result = try everyExpression(at: location)
-        } else {
+        } else if logicalKeywords.isEmpty {
             let negated = keywordUsedAsName() == nil && acceptKeyword(.not)
             let term = try expression()
             result = Literal(.expression(term), negated: negated, at: location)
+        } else {
+            result = try logicalOr(at: location)
         }
         // `with` cannot start a literal, so it may continue the previous line.
         while checkKeyword(.with) && keywordUsedAsName() == nil {
@@ -251,6 +267,57 @@ public struct Parser {
             result.with.append(Literal.With(target: target, value: value, location: withLocation))
         }
         return result
+    }
+
+    // MARK: Logical operators (experimental keywords)
+
+    /// `a or b or …`: `or` binds loosest, then `and`, then everything else.
+    mutating func logicalOr(at location: Location) throws(RegoError) -> Literal {
+        var operands = [try logicalAnd(at: location)]
+        while checkLogical("or") {
+            advance()
+            operands.append(try logicalAnd(at: here()))
+        }
+        return operands.count == 1 ? operands[0] : Literal(.logical(.or, operands.map { [$0] }), at: location)
+    }
+
+    mutating func logicalAnd(at location: Location) throws(RegoError) -> Literal {
+        var operands = [try logicalOperand(at: location)]
+        while checkLogical("and") {
+            advance()
+            operands.append(try logicalOperand(at: here()))
+        }
+        return operands.count == 1 ? operands[0] : Literal(.logical(.and, operands.map { [$0] }), at: location)
+    }
+
+    /// `[not] { body }` or `[not] expression`. A `{` may open a body or a set or object: it is a
+    /// body when it parses as one and an operator or `not` makes it an operand, or when it does
+    /// not parse as a term.
+    mutating func logicalOperand(at location: Location) throws(RegoError) -> Literal {
+        let negated = keywordUsedAsName() == nil && acceptKeyword(.not)
+        guard check(.leftBrace) else { return Literal(.expression(try expression()), negated: negated, at: location) }
+        let start = self
+        var asBody: (Parser, Body)?
+        do {
+            let body = try braceBody()
+            asBody = (self, body)
+            if negated || checkLogical("and") || checkLogical("or") {
+                return Literal(.logical(.group, [body]), negated: negated, at: location)
+            }
+        } catch {}
+        self = start
+        do {
+            return Literal(.expression(try expression()), negated: negated, at: location)
+        } catch {
+            guard let (parser, body) = asBody else { throw error }
+            self = parser
+            return Literal(.logical(.group, [body]), negated: negated, at: location)
+        }
+    }
+
+    func checkLogical(_ word: String) -> Bool {
+        guard case .identifier(let name) = peek.kind else { return false }
+        return name == word && logicalKeywords.contains(word)
     }
 
     mutating func someDeclaration(at location: Location) throws(RegoError) -> Literal {

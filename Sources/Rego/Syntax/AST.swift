@@ -74,6 +74,14 @@ public struct Literal: Sendable, Equatable {
         case someIn(key: Term?, value: Term, collection: Term)
         /// `every v in xs { … }` / `every k, v in xs { … }`
         case every(key: Term?, value: Term, domain: Term, body: Body)
+        /// `{ … } and …`, `… or …`, `not { … }` (OPA's experimental keywords, enabled by
+        /// `import future.keywords.and|or|not`): each operand is a body of its own, whose variables
+        /// stay inside it, and holds when the body has a solution. `.group` has one operand.
+        case logical(LogicalOperator, [Body])
+    }
+
+    public enum LogicalOperator: String, Sendable, Equatable {
+        case and, or, group
     }
 
     public struct With: Sendable, Equatable {

@@ -190,6 +190,11 @@ struct Printer {
             let pad = String(repeating: "\t", count: indent + 1)
             for inner in body { text += "\n" + pad + self.literal(inner).replacingOccurrences(of: "\n", with: "\n\t") }
             text += "\n" + String(repeating: "\t", count: indent) + "}"
+        case .logical(.group, let operands):
+            text += "{ " + operands[0].map { self.literal($0) }.joined(separator: "; ") + " }"
+        case .logical(let op, let operands):
+            // Operands are single literals from the parser; an `or` inside an `and` is a `{ … }` group.
+            text += operands.map { $0.map { self.literal($0) }.joined(separator: "; ") }.joined(separator: " \(op.rawValue) ")
         }
         for modifier in literal.with { text += " with " + term(modifier.target) + " as " + term(modifier.value, level: 2) }
         return text
