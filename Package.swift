@@ -93,7 +93,6 @@ let package = Package(
             name: "warden",
             dependencies: [
                 "Rego",
-                .product(name: "Yams", package: "Yams"),
                 "WardenServer",
                 "WardenCore",
                 "WardenStore",

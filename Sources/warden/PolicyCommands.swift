@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Rego
-import Yams
 
 /// `warden policy eval|check`: the embedded Rego engine, no server needed, with `opa`'s flags and output.
 struct PolicyCommands: AsyncParsableCommand {
@@ -226,16 +225,12 @@ enum PolicyFiles {
         }
         if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
             do {
-                return value(try Yams.load(yaml: text))
+                return try Value.parseYAML(text)
             } catch {
-                throw RegoError(.parseError, "\(path): invalid YAML")
+                throw RegoError(error.code, "\(path): \(error.message)")
             }
         }
         return try Value.parseJSON(text)
-    }
-
-    static func value(_ any: Any?) -> Value {
-        Value(foundation: any)
     }
 
     /// `{"result":[{"expressions":[{"value":…,"text":…,"location":…}],"bindings":{…}}]}`; `{}` when undefined.

@@ -59,6 +59,18 @@ extension Builtins {
                 throw BuiltinError.failed(error.message)
             }
         },
+        "yaml.marshal": unary { .string($0.yamlText) },
+        "yaml.unmarshal": unary { value in
+            do {
+                return try Value.parseYAML(try string(value, 1))
+            } catch let error as RegoError {
+                throw BuiltinError.failed(error.message)
+            }
+        },
+        "yaml.is_valid": unary { value in
+            guard case .string(let text) = value else { return .bool(false) }
+            return .bool((try? Value.parseYAML(text)) != nil)
+        },
         "json.is_valid": unary { value in
             guard case .string(let text) = value else { return .bool(false) }
             return .bool((try? Value.parseJSON(text)) != nil)
