@@ -165,5 +165,18 @@ enum DifferentialCorpus {
 
         allowed_actions := {a | some a in ["read", "write", "delete"]; a != input.action}
         """#,
+        "formats.rego": #"""
+        package diff.formats
+
+        # URLs (Go's net/url rules) and YAML documents in the request. The library OPA is called
+        # through stops at builtin errors, so the parsers run on what their validators accept.
+        url := uri.parse(input.request.url) if uri.is_valid(input.request.url)
+        url_valid := uri.is_valid(input.request.url)
+        same_host if url.hostname == "example.com"
+        path_url := uri.parse(input.request.path) if uri.is_valid(input.request.path)
+        yaml_doc := yaml.unmarshal(input.request.yaml) if yaml.is_valid(input.request.yaml)
+        yaml_valid := yaml.is_valid(input.request.yaml)
+        yaml_round := yaml.unmarshal(yaml.marshal(input))
+        """#,
     ]
 }

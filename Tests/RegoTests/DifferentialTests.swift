@@ -46,11 +46,21 @@ import Testing
         let tags = random.subset(["pii", "finance", "ops", "public", "p1", "very-long-tag"])
         let path = random.pick(["/api/v1/refunds", "api/tools/", "/", "", "{\\\"a\\\":1}", "/a b/c?d=e&f"])
         let email = random.pick(["ops@example.com", "bad-email", "a@b.org", "@", "x@y.z.com"])
+        let url = random.pick([
+            "https://example.com:8443/api/v1?q=1#top", "http://[::1]:80/a%2Fb", "mailto:ops@example.com", "http://exa%6dple.com/",
+            "http://user:p%40ss@example.com/a%20b", "1a:b", "//cdn.example.com/x.js", "http://h:x/", "https://example.com/a%21b", "",
+            "HTTPS://Example.COM/Path?", "http://a b/", "ftp://[fe80::1%25eth0]/", "http://h/#frag%zz",
+        ])
+        let yaml = random.pick([
+            #"a: 1\nb: [x, 'y', \"z\"]"#, #"- yes\n- off\n- ~\n- 0x1F\n- 1.50"#, #"k: |\n  line one\n  line two\n"#, #"a: {"#,
+            #"base: &b {r: low}\nt:\n  <<: *b\n  s: hi"#, #"a: 1\na: 2"#, "", #"\"quoted: text\""#, #"x:\n- - 1\n  - 2\n- {}"#,
+        ])
         return """
             {"agent": {"id": "\(agent)", "roles": \(quoted(roles))},
              "tool": {"name": "\(tool)", "risk": "\(risk)"},
              "action": "\(action)",
-             "request": {"amount": \(random.number()), "tags": \(quoted(tags)), "path": "\(path)", "email": "\(email)"},
+             "request": {"amount": \(random.number()), "tags": \(quoted(tags)), "path": "\(path)", "email": "\(email)",
+                         "url": "\(url)", "yaml": "\(yaml)"},
              "cost": \(random.number())}
             """
     }

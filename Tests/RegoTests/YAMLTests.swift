@@ -83,12 +83,13 @@ import Yams
         #expect(try yaml("") == .null)
         #expect(try yaml("--- \na: 1\n...\n") == json(#"{"a": 1}"#))
         #expect(try yaml("--- 5") == .int(5))
+        #expect(try yaml("a: 1\na: 2\nb: {c: 1, c: 3}") == json(#"{"a": 2, "b": {"c": 3}}"#))  // the last of a repeated key, as OPA
         #expect(try yaml("a: 1\n---\nb: 2") == json(#"{"a": 1}"#))  // the first document, as yaml.v2's Unmarshal
     }
 
     @Test func invalidDocumentsAreErrors() throws {
         for text in [
-            "foo:\n  - qux: bar\n  - baz: {", "a: 1\na: 2", "a: 1\n  b: 2", "a: *missing", "? complex\n: key", "a: \"unclosed",
+            "foo:\n  - qux: bar\n  - baz: {", "a: 1\n  b: 2", "a: *missing", "? complex\n: key", "a: \"unclosed",
             "key: @value", "- a\nb: 1", "a:\n  b: 1\n c: 2",
         ] {
             #expect(throws: RegoError.self, "\(text)") { try Value.parseYAML(text) }

@@ -166,8 +166,7 @@ struct YAMLReader {
                 }
                 continue
             }
-            guard fields[key] == nil else { throw error("mapping key \(key.jsonText) already defined", line: line) }
-            fields[key] = value
+            fields[key] = value  // a repeated key: the last value, as OPA reads YAML
         }
         try expectNoDeeper(than: column)
         return .object(merged.merging(fields) { _, explicit in explicit })
@@ -584,7 +583,6 @@ struct FlowScanner {
                 skipSeparation()
                 if let next = peek, next != ",", next != "}" { value = try node() }
             }
-            guard fields[key] == nil else { throw RegoError(.parseError, "yaml: mapping key \(key.jsonText) already defined") }
             fields[key] = value
             skipSeparation()
             guard let next = peek else { throw Incomplete(message: "did not find expected ',' or '}'") }
