@@ -177,6 +177,14 @@ enum DifferentialCorpus {
         yaml_doc := yaml.unmarshal(input.request.yaml) if yaml.is_valid(input.request.yaml)
         yaml_valid := yaml.is_valid(input.request.yaml)
         yaml_round := yaml.unmarshal(yaml.marshal(input))
+
+        # Times: Go layouts, IANA zones, calendar differences.
+        when := [input.time.ns, input.time.zone]
+        formatted := time.format([input.time.ns, input.time.zone, input.time.layout])
+        reparsed := time.parse_ns(input.time.layout, formatted) if not contains(input.time.layout, "MST")
+        calendar := [time.date(when), time.clock(when), time.weekday(when)]
+        since := time.diff(when, [1700000000000000000, "UTC"])
+        stamp := time.parse_rfc3339_ns(input.time.stamp)
         """#,
     ]
 }

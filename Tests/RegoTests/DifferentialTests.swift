@@ -55,13 +55,24 @@ import Testing
             #"a: 1\nb: [x, 'y', \"z\"]"#, #"- yes\n- off\n- ~\n- 0x1F\n- 1.50"#, #"k: |\n  line one\n  line two\n"#, #"a: {"#,
             #"base: &b {r: low}\nt:\n  <<: *b\n  s: hi"#, #"a: 1\na: 2"#, "", #"\"quoted: text\""#, #"x:\n- - 1\n  - 2\n- {}"#,
         ])
+        let zone = random.pick(["UTC", "America/New_York", "Asia/Kolkata", "Europe/Berlin", "Australia/Lord_Howe", "America/Sao_Paulo", ""])
+        let layout = random.pick([
+            "2006-01-02T15:04:05Z07:00", "RFC1123", "RFC1123Z", "Mon Jan _2 15:04:05 MST 2006", "02 Jan 06 15:04 -0700", "3:04PM",
+            "2006-01-02 15:04:05.000", "Monday, 02-Jan-06 15:04:05.999999999 -07:00:00", "__2 002 Z07", "RFC3339Nano", "DateOnly",
+        ])
+        let nanoseconds = Int64(bitPattern: random.next() % 4_000_000_000_000_000_000) - 500_000_000_000_000_000
+        let stamp = random.pick([
+            "2017-06-02T19:00:00-07:00", "1970-01-01T00:00:00Z", "2024-02-29T23:59:59.123456789+05:30", "2023-02-29T00:00:00Z",
+            "1677-09-21T00:12:43.145224192-00:00", "2262-04-11T23:47:16.854775808Z", "2020-13-01T00:00:00Z",
+        ])
         return """
             {"agent": {"id": "\(agent)", "roles": \(quoted(roles))},
              "tool": {"name": "\(tool)", "risk": "\(risk)"},
              "action": "\(action)",
              "request": {"amount": \(random.number()), "tags": \(quoted(tags)), "path": "\(path)", "email": "\(email)",
                          "url": "\(url)", "yaml": "\(yaml)"},
-             "cost": \(random.number())}
+             "cost": \(random.number()),
+             "time": {"ns": \(nanoseconds), "zone": "\(zone)", "layout": "\(layout)", "stamp": "\(stamp)"}}
             """
     }
 
@@ -96,6 +107,10 @@ import Testing
         if case .object(let error)? = fields[.string("error")], case .string(let code)? = error[.string("code")] {
             var message = ""
             if case .string(let text)? = error[.string("message")] { message = text }
+            // The library reports evaluation errors as `eval_error`, naming the kind in the message.
+            for kind in ["eval_builtin_error", "eval_type_error", "eval_conflict_error"] where code == "eval_error" && message.contains(kind) {
+                return .error(kind, message: message)
+            }
             return .error(code, message: message)
         }
         guard case .array(let rows)? = fields[.string("result")], case .object(let row)? = rows.first,
@@ -107,7 +122,10 @@ import Testing
     /// Warden's answer, through JSON as OPA's is (sets become sorted arrays).
     static func warden(_ query: PreparedQuery, _ input: String) -> Outcome {
         do {
-            guard let value = try query.evaluate(input: try Value.parseJSON(input)).first?["$value"] else { return .undefined }
+            // The library OPA is called through stops at builtin errors (strict), so Warden does too.
+            guard let value = try query.evaluate(input: try Value.parseJSON(input), strictBuiltinErrors: true).first?["$value"] else {
+                return .undefined
+            }
             return .value(try Value.parseJSON(value.jsonText))
         } catch {
             return .error(error.code.name, message: error.message)

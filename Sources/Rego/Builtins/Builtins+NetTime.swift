@@ -34,27 +34,6 @@ extension Builtins {
                     .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
             )
         },
-        "time.parse_rfc3339_ns": unary { value in
-            let text = try string(value, 1)
-            guard let nanos = parseRFC3339Nanoseconds(text) else {
-                throw BuiltinError.failed("parsing time \(Value.string(text).jsonText) as \"2006-01-02T15:04:05Z07:00\": cannot parse")
-            }
-            return .int(nanos)
-        },
-        "time.date": unary { value in
-            let (days, _) = try dayAndSecond(value)
-            let (year, month, day) = civil(days)
-            return .array([.int(year), .int(month), .int(day)])
-        },
-        "time.clock": unary { value in
-            let (_, second) = try dayAndSecond(value)
-            return .array([.int(second / 3600), .int(second % 3600 / 60), .int(second % 60)])
-        },
-        "time.weekday": unary { value in
-            let (days, _) = try dayAndSecond(value)
-            let names = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"]
-            return .string(names[((days % 7) + 7) % 7])
-        },
         "time.add_date": Builtin(arity: 4) { args, _ in
             let nanos = try integer(args[0], 1)
             let (days, second) = try dayAndSecond(args[0])
@@ -142,55 +121,6 @@ extension Builtins {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// RFC 3339 with up to nanosecond fractions and any offset, as nanoseconds since 1970.
-    static func parseRFC3339Nanoseconds(_ text: String) -> Int? {
-        let bytes = Array(text.utf8)
-        func digits(_ start: Int, _ count: Int) -> Int? {
-            guard start + count <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[start..<start + count] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard bytes.count >= 20, let year = digits(0, 4), bytes[4] == 45, let month = digits(5, 2), bytes[7] == 45, let day = digits(8, 2),
-            bytes[10] == 84 || bytes[10] == 116, let hour = digits(11, 2), bytes[13] == 58, let minute = digits(14, 2), bytes[16] == 58,
-            let second = digits(17, 2), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
-        else { return nil }
-        var index = 19
-        var nanos = 0
-        if index < bytes.count, bytes[index] == 46 {
-            index += 1
-            var count = 0
-            while index < bytes.count, (48...57).contains(bytes[index]) {
-                if count < 9 { nanos = nanos * 10 + Int(bytes[index] - 48) }
-                count += 1
-                index += 1
-            }
-            guard count > 0 else { return nil }
-            for _ in min(count, 9)..<9 { nanos *= 10 }
-        }
-        var offset = 0
-        guard index < bytes.count else { return nil }
-        if bytes[index] == 90 || bytes[index] == 122 {
-            index += 1
-        } else if bytes[index] == 43 || bytes[index] == 45, let hours = digits(index + 1, 2), index + 3 < bytes.count, bytes[index + 3] == 58,
-            let minutes = digits(index + 4, 2)
-        {
-            offset = (hours * 3600 + minutes * 60) * (bytes[index] == 45 ? -1 : 1)
-            index += 6
-        } else {
-            return nil
-        }
-        guard index == bytes.count else { return nil }
-        let seconds = daysFrom(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return nil }
-        let (total, sumOverflow) = scaled.addingReportingOverflow(nanos)
-        return sumOverflow ? nil : total
     }
 }
 
