@@ -103,5 +103,5 @@ import Testing
     }
 
     /// Raised as the engine grows; never lowered.
-    static let floor = 1_563
+    static let floor = 1_568
 }

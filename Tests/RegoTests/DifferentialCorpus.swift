@@ -185,6 +185,10 @@ enum DifferentialCorpus {
         calendar := [time.date(when), time.clock(when), time.weekday(when)]
         since := time.diff(when, [1700000000000000000, "UTC"])
         stamp := time.parse_rfc3339_ns(input.time.stamp)
+
+        # Glob intersection and templates.
+        globs := [regex.globs_match(input.globs[0], input.globs[1]), regex.globs_match(input.globs[1], input.globs[0])]
+        template := regex.template_match(concat("", ["urn:", input.globs[0], ":{[a-z.]*}"]), input.request.email, "{", "}")
         """#,
     ]
 }

@@ -65,13 +65,17 @@ import Testing
             "2017-06-02T19:00:00-07:00", "1970-01-01T00:00:00Z", "2024-02-29T23:59:59.123456789+05:30", "2023-02-29T00:00:00Z",
             "1677-09-21T00:12:43.145224192-00:00", "2262-04-11T23:47:16.854775808Z", "2020-13-01T00:00:00Z",
         ])
+        let globPieces = ["a", "b", ".", "[ab]", "[a-c]", "a*", "b+", ".*", "[bc]*", "\\\\.", "c", "[a-b]+"]
+        let globs = (0..<2).map { _ in
+            "\"" + (0..<Int(random.next() % 5)).map { _ in random.pick(globPieces) }.joined() + "\""
+        }
         return """
             {"agent": {"id": "\(agent)", "roles": \(quoted(roles))},
              "tool": {"name": "\(tool)", "risk": "\(risk)"},
              "action": "\(action)",
              "request": {"amount": \(random.number()), "tags": \(quoted(tags)), "path": "\(path)", "email": "\(email)",
                          "url": "\(url)", "yaml": "\(yaml)"},
-             "cost": \(random.number()),
+             "cost": \(random.number()), "globs": [\(globs.joined(separator: ","))],
              "time": {"ns": \(nanoseconds), "zone": "\(zone)", "layout": "\(layout)", "stamp": "\(stamp)"}}
             """
     }
