@@ -254,100 +254,58 @@ enum GoTime {
             return index + pattern.count <= chars.count && Array(chars[index..<(index + pattern.count)]) == pattern
         }
         func startsWithLower(_ index: Int) -> Bool { index < chars.count && chars[index].isLowercase && chars[index].isASCII }
-        func emit(_ element: Element, _ length: Int) {
-            if !literal.isEmpty { result.append(.literal(literal)) }
-            literal = ""
-            result.append(element)
-            i += length
-        }
-        while i < chars.count {
+        /// The element starting at `i` and its length in the layout, if one does.
+        func element(at i: Int) -> (Element, Int)? {
             let c = chars[i]
             switch c {
-            case "J" where has("January", at: i):
-                emit(.longMonth, 7)
-                continue
-            case "J" where has("Jan", at: i) && !startsWithLower(i + 3):
-                emit(.month, 3)
-                continue
-            case "M" where has("Monday", at: i):
-                emit(.longWeekDay, 6)
-                continue
-            case "M" where has("Mon", at: i) && !startsWithLower(i + 3):
-                emit(.weekDay, 3)
-                continue
-            case "M" where has("MST", at: i):
-                emit(.zoneName, 3)
-                continue
+            case "J" where has("January", at: i): return (.longMonth, 7)
+            case "J" where has("Jan", at: i) && !startsWithLower(i + 3): return (.month, 3)
+            case "M" where has("Monday", at: i): return (.longWeekDay, 6)
+            case "M" where has("Mon", at: i) && !startsWithLower(i + 3): return (.weekDay, 3)
+            case "M" where has("MST", at: i): return (.zoneName, 3)
             case "0" where i + 1 < chars.count && ("1"..."6").contains(chars[i + 1]):
                 let map: [Character: Element] = ["1": .zeroMonth, "2": .zeroDay, "3": .zeroHour12, "4": .zeroMinute, "5": .zeroSecond, "6": .year]
-                emit(map[chars[i + 1]]!, 2)
-                continue
-            case "0" where has("002", at: i):
-                emit(.zeroYearDay, 3)
-                continue
-            case "1" where has("15", at: i):
-                emit(.hour, 2)
-                continue
-            case "1":
-                emit(.numMonth, 1)
-                continue
-            case "2" where has("2006", at: i):
-                emit(.longYear, 4)
-                continue
-            case "2":
-                emit(.day, 1)
-                continue
-            case "_" where has("_2006", at: i):
-                literal.append("_")
-                i += 1
-                emit(.longYear, 4)
-                continue
-            case "_" where has("_2", at: i):
-                emit(.underDay, 2)
-                continue
-            case "_" where has("__2", at: i):
-                emit(.underYearDay, 3)
-                continue
-            case "3":
-                emit(.hour12, 1)
-                continue
-            case "4":
-                emit(.minute, 1)
-                continue
-            case "5":
-                emit(.second, 1)
-                continue
-            case "P" where has("PM", at: i):
-                emit(.pm, 2)
-                continue
-            case "p" where has("pm", at: i):
-                emit(.lowerPM, 2)
-                continue
+                return (map[chars[i + 1]]!, 2)
+            case "0" where has("002", at: i): return (.zeroYearDay, 3)
+            case "1" where has("15", at: i): return (.hour, 2)
+            case "1": return (.numMonth, 1)
+            case "2" where has("2006", at: i): return (.longYear, 4)
+            case "2": return (.day, 1)
+            case "_" where has("_2", at: i) && !has("_2006", at: i): return (.underDay, 2)  // `_2006`: a literal `_`, then the year
+            case "_" where has("__2", at: i): return (.underYearDay, 3)
+            case "3": return (.hour12, 1)
+            case "4": return (.minute, 1)
+            case "5": return (.second, 1)
+            case "P" where has("PM", at: i): return (.pm, 2)
+            case "p" where has("pm", at: i): return (.lowerPM, 2)
             case "-", "Z":
-                let iso = c == "Z"
                 let forms: [(String, Bool, Bool, Bool)] = [
                     ("070000", false, true, false), ("07:00:00", true, true, false), ("0700", false, false, false),
                     ("07:00", true, false, false), ("07", false, false, true),
                 ]
-                if let form = forms.first(where: { has(String(c) + $0.0, at: i) }) {
-                    emit(.numericZone(iso: iso, colon: form.1, seconds: form.2, hoursOnly: form.3), form.0.count + 1)
-                    continue
-                }
+                guard let form = forms.first(where: { has(String(c) + $0.0, at: i) }) else { return nil }
+                return (.numericZone(iso: c == "Z", colon: form.1, seconds: form.2, hoursOnly: form.3), form.0.count + 1)
             case ".", ",":
-                if i + 1 < chars.count, chars[i + 1] == "0" || chars[i + 1] == "9" {
-                    let digit = chars[i + 1]
-                    var j = i + 1
-                    while j < chars.count, chars[j] == digit { j += 1 }
-                    if !(j < chars.count && chars[j].isASCII && chars[j].isNumber) {
-                        emit(.fraction(digits: j - i - 1, fixed: digit == "0", separator: c), j - i)
-                        continue
-                    }
-                }
+                guard i + 1 < chars.count, chars[i + 1] == "0" || chars[i + 1] == "9" else { return nil }
+                let digit = chars[i + 1]
+                var j = i + 1
+                while j < chars.count, chars[j] == digit { j += 1 }
+                if j < chars.count && chars[j].isASCII && chars[j].isNumber { return nil }
+                return (.fraction(digits: j - i - 1, fixed: digit == "0", separator: c), j - i)
             default:
-                break
+                return nil
             }
-            literal.append(c)
-            i += 1
+        }
+        while i < chars.count {
+            if let (found, length) = element(at: i) {
+                if !literal.isEmpty { result.append(.literal(literal)) }
+                literal = ""
+                result.append(found)
+                i += length
+            } else {
+                literal.append(chars[i])
+                i += 1
+            }
         }
         if !literal.isEmpty { result.append(.literal(literal)) }
         return result
