@@ -1,18 +1,18 @@
 import Foundation
-import Yams
+
+@testable import Rego
 
 /// OPA's conformance cases, read from `../shared/conformance/opa` (or `WARDEN_CONFORMANCE_DIR`) at
 /// test time; never copied into the project.
-struct ConformanceCase: @unchecked Sendable {
-    // @unchecked: the YAML values are immutable Foundation containers, only read after loading.
+struct ConformanceCase: Sendable {
     var directory: String
     var file: String
     var note: String
     var query: String?
     var modules: [String]
-    var data: Any?
-    var input: Any?
-    var wantResult: Any?
+    var data: Value?
+    var input: Value?
+    var wantResult: Value?
     var wantErrorCode: String?
     var wantError: String?
     var inputTerm: String?
@@ -44,17 +44,27 @@ struct ConformanceCase: @unchecked Sendable {
             guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { continue }
             for file in files.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
                 let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-                guard let document = try Yams.load(yaml: text) as? [String: Any], let cases = document["cases"] as? [[String: Any]] else {
+                // Read with Warden's own YAML reader: it keeps integers beyond 64 bits exact, where
+                // libyaml through Yams loses them (YAMLTests checks the two agree on everything else).
+                guard case .object(let document) = try Value.parseYAML(text), case .array(let cases)? = document[.string("cases")] else {
                     continue
                 }
-                for item in cases {
+                for case .object(let item) in cases {
+                    func string(_ key: String) -> String? {
+                        if case .string(let text)? = item[.string(key)] { return text }
+                        return nil
+                    }
+                    func flag(_ key: String) -> Bool { item[.string(key)] == .bool(true) }
+                    var modules: [String] = []
+                    if case .array(let sources)? = item[.string("modules")] {
+                        for case .string(let source) in sources { modules.append(source) }
+                    }
                     result[directory, default: []].append(
                         ConformanceCase(
-                            directory: directory, file: file, note: item["note"] as? String ?? file, query: item["query"] as? String,
-                            modules: item["modules"] as? [String] ?? [], data: item["data"], input: item["input"],
-                            wantResult: item["want_result"], wantErrorCode: item["want_error_code"] as? String,
-                            wantError: item["want_error"] as? String, inputTerm: item["input_term"] as? String,
-                            strictError: item["strict_error"] as? Bool ?? false, sortBindings: item["sort_bindings"] as? Bool ?? false
+                            directory: directory, file: file, note: string("note") ?? file, query: string("query"), modules: modules,
+                            data: item[.string("data")], input: item[.string("input")], wantResult: item[.string("want_result")],
+                            wantErrorCode: string("want_error_code"), wantError: string("want_error"), inputTerm: string("input_term"),
+                            strictError: flag("strict_error"), sortBindings: flag("sort_bindings")
                         )
                     )
                 }

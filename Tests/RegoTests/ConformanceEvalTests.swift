@@ -5,11 +5,6 @@ import Testing
 
 /// OPA's conformance cases, evaluated: prints `N passed, N failed, N skipped` per directory and in total.
 @Suite struct ConformanceEvalTests {
-    /// Converts a YAML value to a Rego value (YAML numbers become exact numbers).
-    static func value(_ any: Any?) -> Value {
-        Value(foundation: any)
-    }
-
     enum Outcome {
         case passed
         case failed(String)
@@ -22,9 +17,11 @@ import Testing
         do {
             var modules: [String: String] = [:]
             for (index, source) in item.modules.enumerated() { modules["module\(index).rego"] = source }
-            let data = item.data.map { value($0) } ?? .object([:])
+            // `data:` with nothing after it (YAML null) is no data, as OPA's runner reads it.
+            var data = item.data ?? .object([:])
+            if data == .null { data = .object([:]) }
             let policy = try Policy(modules: modules, data: data)
-            var input: Value? = item.input.map { value($0) }
+            var input = item.input
             if let term = item.inputTerm {
                 let rows = try Policy(modules: [:]).prepare("conformanceinput = \(term)").evaluate()
                 input = rows.first?["conformanceinput"]
@@ -33,10 +30,12 @@ import Testing
             if let code = item.wantErrorCode ?? (item.wantError != nil ? "error" : nil) {
                 return .failed("wanted error \(code), got \(rows.count) rows")
             }
-            guard let want = item.wantResult as? [Any] else { return .skipped("no want_result") }
+            guard case .array(let want)? = item.wantResult else { return .skipped("no want_result") }
             let expected = want.map { row -> [String: Value] in
                 var out: [String: Value] = [:]
-                for (key, element) in (row as? [String: Any]) ?? [:] { out[key] = value(element) }
+                if case .object(let fields) = row {
+                    for case (.string(let key), let element) in fields { out[key] = element }
+                }
                 return out
             }
             // Results go through JSON, as OPA's do: sets become arrays, non-string keys strings.
@@ -103,5 +102,5 @@ import Testing
     }
 
     /// Raised as the engine grows; never lowered.
-    static let floor = 1_568
+    static let floor = 1_587
 }

@@ -135,10 +135,14 @@ extension Builtins {
             return a / b
         },
         "rem": numeric { a, b in
-            guard let x = a.intValue, let y = b.intValue else { throw BuiltinError.failed("modulo on floating-point number") }
+            if let x = a.intValue, let y = b.intValue {
+                guard y != 0 else { throw BuiltinError.failed("modulo by zero") }
+                let (remainder, overflow) = x.remainderReportingOverflow(dividingBy: y)
+                return .int(overflow ? 0 : remainder)
+            }
+            guard let x = a.integralDecimal, let y = b.integralDecimal else { throw BuiltinError.failed("modulo on floating-point number") }
             guard y != 0 else { throw BuiltinError.failed("modulo by zero") }
-            let (remainder, overflow) = x.remainderReportingOverflow(dividingBy: y)
-            return .int(overflow ? 0 : remainder)
+            return Number.normalized(bigRemainder(x, y))
         },
         "abs": unary { value in
             let number = try number(value, 1)
@@ -157,4 +161,20 @@ extension Builtins {
         "and": binary { a, b in .set(try set(a, 1).intersection(try set(b, 2))) },
         "or": binary { a, b in .set(try set(a, 1).union(try set(b, 2))) },
     ]
+
+    /// `x % y` for whole numbers beyond 64 bits (the sign follows the dividend, as in Go). Exact while
+    /// the operands fit a decimal's 38 digits.
+    static func bigRemainder(_ x: Decimal, _ y: Decimal) -> Decimal {
+        let divisor = y < 0 ? -y : y
+        let dividend = x < 0 ? -x : x
+        if dividend < divisor { return x }
+        var quotient = Decimal()
+        var exact = dividend / divisor
+        NSDecimalRound(&quotient, &exact, 0, .down)
+        var remainder = dividend - quotient * divisor
+        // The rounded quotient can be one off near a whole number.
+        while remainder < 0 { remainder += divisor }
+        while remainder >= divisor { remainder -= divisor }
+        return x < 0 ? -remainder : remainder
+    }
 }

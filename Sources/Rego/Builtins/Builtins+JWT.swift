@@ -47,6 +47,8 @@ enum JWT {
     struct Parts {
         var header: Value
         var payload: Value
+        /// The payload as decoded text (for a nested token, the inner token).
+        var payloadText: String
         var signingInput: Data
         var signature: Data
     }
@@ -66,8 +68,11 @@ enum JWT {
         guard let payloadData = base64URL(sections[1]), let signature = base64URL(sections[2]) else {
             throw BuiltinError.failed("JWT is not valid base64url")
         }
-        let payload = (try? Value.parseJSON(String(decoding: payloadData, as: UTF8.self))) ?? .null
-        return Parts(header: header, payload: payload, signingInput: Data("\(sections[0]).\(sections[1])".utf8), signature: signature)
+        let payloadText = String(decoding: payloadData, as: UTF8.self)
+        let payload = (try? Value.parseJSON(payloadText)) ?? .null
+        return Parts(
+            header: header, payload: payload, payloadText: payloadText, signingInput: Data("\(sections[0]).\(sections[1])".utf8), signature: signature
+        )
     }
 
     /// Whether the token's signature verifies with `algorithm` under one of `keys`. A token whose
@@ -216,15 +221,11 @@ enum JWT {
     /// `[false, {}, {}]`.
     static func decodeVerify(_ token: String, _ constraints: [Value: Value], now: Int) throws -> Value {
         let invalid = Value.array([.bool(false), .object([:]), .object([:])])
-        let parts = try split(token)
-        guard case .object(let header) = parts.header, case .string(let algorithm)? = header[.string("alg")] else { return invalid }
         for key in constraints.keys {
             guard case .string(let name) = key, ["cert", "secret", "alg", "iss", "aud", "time"].contains(name) else {
                 throw BuiltinError.failed("unknown token validation constraint: \(key.jsonText)")
             }
         }
-        if case .string(let wanted)? = constraints[.string("alg")], wanted != algorithm { return invalid }
-        if let critical = header[.string("crit")], critical != .null { return invalid }
         let keys: Keys
         if case .string(let certificate)? = constraints[.string("cert")] {
             keys = try self.keys(certificate)
@@ -233,7 +234,18 @@ enum JWT {
         } else {
             throw BuiltinError.failed("no key specified")
         }
-        guard verify(parts, algorithm: algorithm, keys: keys) else { return invalid }
+        // A nested token (`cty: JWT`) carries another token as its payload: each level must verify
+        // with the same keys, and the innermost header and payload are the result (as in OPA).
+        var parts = try split(token)
+        for depth in 0... {
+            guard case .object(let header) = parts.header, case .string(let algorithm)? = header[.string("alg")] else { return invalid }
+            if case .string(let wanted)? = constraints[.string("alg")], wanted != algorithm { return invalid }
+            if let critical = header[.string("crit")], critical != .null { return invalid }
+            guard verify(parts, algorithm: algorithm, keys: keys) else { return invalid }
+            guard header[.string("cty")] == .string("JWT") else { break }
+            guard depth < 8 else { throw BuiltinError.failed("JWT nesting is deeper than 8 levels") }
+            parts = try split(parts.payloadText)
+        }
         guard case .object(let claims) = parts.payload else { return invalid }
         var time = Double(now)
         if case .number(let given)? = constraints[.string("time")] { time = given.doubleValue }

@@ -32,6 +32,12 @@ extension Builtins {
         "numbers.range_step": Builtin(arity: 3) { args, _ in
             let start = try integer(args[0], 1)
             let end = try integer(args[1], 2)
+            if case .number(let big) = args[2], big.intValue == nil, let wide = big.integralDecimal, wide > 0 {
+                // A step beyond 64 bits: the range holds `start`, and `start ± step` when that is still in it.
+                let span = Decimal(end) - Decimal(start)
+                guard (span < 0 ? -span : span) >= wide else { return .array([.int(start)]) }
+                return .array([.int(start), .number(Number.normalized(Decimal(start) + (span < 0 ? -wide : wide)))])
+            }
             let step = try integer(args[2], 3)
             guard step > 0 else { throw BuiltinError.failed("step must be a positive number above zero") }
             var values: [Value] = []
@@ -153,7 +159,7 @@ extension Builtins {
         guard !text.isEmpty else { throw BuiltinError.failed("no amount provided") }
         // The longest prefix that reads as a number (an exponent only when digits follow the 'e').
         let characters = Array(text)
-        var end = 0
+        var end = characters.first == "-" || characters.first == "+" ? 1 : 0
         while end < characters.count, characters[end].isNumber || characters[end] == "." { end += 1 }
         if end < characters.count, characters[end] == "e" || characters[end] == "E" {
             var probe = end + 1
@@ -164,8 +170,13 @@ extension Builtins {
             }
         }
         var numberText = String(characters[..<end])
+        if numberText.hasPrefix("+") { numberText.removeFirst() }
         if numberText.hasPrefix(".") { numberText = "0" + numberText }
-        guard !numberText.isEmpty, let amount = Number(numberText) else { throw BuiltinError.failed("no amount provided") }
+        if numberText.hasPrefix("-.") { numberText = "-0" + numberText.dropFirst() }
+        guard end > 0 else { throw BuiltinError.failed("no amount provided") }
+        guard let amount = Number(numberText) else {
+            throw BuiltinError.failed(bytes ? "could not parse byte amount to a number" : "could not parse amount to a number")
+        }
         var suffix = String(characters[end...])
         if bytes {
             suffix = suffix.lowercased()

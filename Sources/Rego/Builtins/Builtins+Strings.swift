@@ -74,9 +74,11 @@ extension Builtins {
             let number = try number(a, 1)
             let base = try integer(b, 2)
             guard [2, 8, 10, 16].contains(base) else { throw BuiltinError(message: "operand 2 must be one of {2, 8, 10, 16}", isTypeError: true) }
+            if case .int(let whole) = number { return .string(String(whole, radix: base)) }
             let truncated = number.doubleValue.rounded(.towardZero)
-            guard let whole = Int(exactly: truncated) else { throw BuiltinError.failed("number out of range") }
-            return .string(String(whole, radix: base))
+            if case .float = number, let whole = Int(exactly: truncated) { return .string(String(whole, radix: base)) }
+            guard let whole = number.truncatedDecimal else { throw BuiltinError.failed("number out of range") }
+            return .string(digits(of: whole, radix: base))
         },
         "sprintf": binary { a, b in .string(try sprintf(try string(a, 1), try array(b, 2))) },
     ]
@@ -175,5 +177,26 @@ extension Builtins {
     static func display(_ value: Value) -> String {
         if case .string(let text) = value { return text }
         return value.regoText
+    }
+
+    /// A whole decimal's digits in `radix`, by long division of its base-10 digits.
+    static func digits(of whole: Decimal, radix: Int) -> String {
+        let negative = whole < 0
+        var decimalDigits = (negative ? -whole : whole).description.compactMap { $0.wholeNumberValue }
+        if radix == 10 { return (negative ? "-" : "") + decimalDigits.map(String.init).joined() }
+        var out: [Character] = []
+        while !(decimalDigits.isEmpty || decimalDigits.allSatisfy { $0 == 0 }) {
+            var quotient: [Int] = []
+            var carry = 0
+            for digit in decimalDigits {
+                let current = carry * 10 + digit
+                quotient.append(current / radix)
+                carry = current % radix
+            }
+            out.append(Character(String(carry, radix: radix)))
+            decimalDigits = Array(quotient.drop(while: { $0 == 0 }))
+        }
+        if out.isEmpty { return "0" }
+        return (negative ? "-" : "") + String(out.reversed())
     }
 }

@@ -111,6 +111,35 @@ public struct PreparedQuery: Sendable {
 
 /// Rules by their path below `data`, with each module's package and imports for name resolution.
 struct RuleTree: Sendable {
+    /// A function whose argument holds a template string (`f($"{x} {input.y}")`) is rewritten the way
+    /// OPA's compiler does it: the argument becomes a fresh variable, and every body ends by
+    /// unifying that variable with the template, whose variables the body has bound by then.
+    static func bindingComputedArguments(_ rule: Rule) -> Rule {
+        var rule = rule
+        var equalities: [Literal] = []
+        func replace(_ term: Term) -> Term {
+            switch term.kind {
+            case .template:
+                let name = Term(.variable("__warden_arg\(equalities.count)__"), at: term.location)
+                equalities.append(
+                    Literal(
+                        .expression(Term(.call(operator: [Term(.variable("eq"), at: term.location)], [name, term]), at: term.location)),
+                        at: term.location))
+                return name
+            case .array(let items): return Term(.array(items.map(replace)), at: term.location)
+            case .set(let items): return Term(.set(items.map(replace)), at: term.location)
+            case .object(let items):
+                return Term(.object(items.map { Term.ObjectItem(key: $0.key, value: replace($0.value)) }), at: term.location)
+            default: return term
+            }
+        }
+        rule.arguments = rule.arguments.map(replace)
+        guard !equalities.isEmpty else { return rule }
+        rule.body += equalities
+        for index in rule.elses.indices { rule.elses[index].body += equalities }
+        return rule
+    }
+
     /// A class: entries are passed around on every rule evaluation, and a reference is one retain
     /// where copying the rule's fields was dozens.
     final class Entry: Sendable {
@@ -166,7 +195,10 @@ struct RuleTree: Sendable {
                 imports[alias] = item.path
             }
             let packageKey = module.package.joined(separator: ".")
-            for rule in module.rules {
+            // A package is a document even with no rules in it (an empty object), as in OPA.
+            for length in 0...module.package.count { prefixes.insert(module.package.prefix(length).joined(separator: ".")) }
+            for original in module.rules {
+                let rule = original.kind == .function ? RuleTree.bindingComputedArguments(original) : original
                 var staticPath = module.package
                 var dynamic: [Term] = []
                 for (index, step) in rule.path.enumerated() {

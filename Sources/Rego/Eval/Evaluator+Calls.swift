@@ -106,25 +106,23 @@ extension Evaluator {
         }
     }
 
-    func callMock(_ mock: (term: Term, scope: Scope), _ arguments: [Term], _ location: Location, _ env: Env, _ scope: Scope, _ next: ValueNext)
-        throws -> Bool
-    {
-        // A mock is either a value (the call returns it) or another function or builtin.
-        let replacement: [Term]?
-        switch mock.term.kind {
-        case .variable: replacement = [mock.term]
-        case .ref(let steps): replacement = steps
-        default: replacement = nil
-        }
-        if let replacement, let name = Term.name(ofOperator: replacement),
-            Builtins.table[name] != nil || resolveFunction(replacement, mock.scope) != nil
-        {
+    func callMock(_ mock: Mock, _ arguments: [Term], _ location: Location, _ env: Env, _ scope: Scope, _ next: ValueNext) throws -> Bool {
+        switch mock {
+        case .value(let value):
+            // The arguments are still evaluated: an undefined argument leaves the call undefined.
+            return try evalAll(arguments, env, scope) { _, env in try next(value, env) }
+        case .function(let term, let mockScope):
+            let replacement: [Term]
+            switch term.kind {
+            case .variable: replacement = [term]
+            case .ref(let steps): replacement = steps
+            default: throw RegoError(.compileError, "with value must name a function or builtin", location: location)
+            }
             let saved = mocks
             mocks = [:]
             defer { mocks = saved }
-            return try evalCall(replacement, arguments, location, env, mock.scope, next)
+            return try evalCall(replacement, arguments, location, env, mockScope, next)
         }
-        return try eval(mock.term, env, mock.scope) { value, env in try next(value, env) }
     }
 
     // MARK: Unification
@@ -135,11 +133,23 @@ extension Evaluator {
             switch (lhs.kind, rhs.kind) {
             case (.array(let left), .array(let right)):
                 guard left.count == right.count else { return false }
-                func step(_ index: Int, _ env: Env) throws -> Bool {
-                    guard index < left.count else { return try next(env) }
-                    return try unify(left[index], right[index], env, scope) { env in try step(index + 1, env) }
+                return try unifyPairs(Array(zip(left, right)), env, scope, next)
+            case (.object(let left), .object(let right)):
+                // The same keys on both sides, then each pair of values unified.
+                guard left.count == right.count else { return false }
+                return try evalAll(left.map(\.key), env, scope) { leftKeys, env in
+                    try self.evalAll(right.map(\.key), env, scope) { rightKeys, env in
+                        var positions: [Value: Int] = [:]
+                        for (index, key) in rightKeys.enumerated() { positions[key] = index }
+                        guard positions.count == right.count, Set(leftKeys).count == left.count else { return false }
+                        var pairs: [(Term, Term)] = []
+                        for (index, key) in leftKeys.enumerated() {
+                            guard let other = positions[key] else { return false }
+                            pairs.append((left[index].value, right[other].value))
+                        }
+                        return try self.unifyPairs(pairs, env, scope, next)
+                    }
                 }
-                return try step(0, env)
             case (.variable(let name), _) where !readsBound(rhs, env, scope, allowIteration: false):
                 throw Unbound(name: name)
             default:
@@ -155,6 +165,20 @@ extension Evaluator {
         return try eval(lhs, env, scope) { left, env in
             try self.eval(rhs, env, scope) { right, env in left == right ? try next(env) : false }
         }
+    }
+
+    /// Unifies pairs of terms, taking first a pair that can bind (not two bare unbound variables), so
+    /// `{"a": x, "b": [x]} = {"a": y, "b": [1]}` binds `x` through `b` before comparing `a`.
+    func unifyPairs(_ pairs: [(Term, Term)], _ env: Env, _ scope: Scope, _ next: Next) throws -> Bool {
+        guard !pairs.isEmpty else { return try next(env) }
+        func bareUnbound(_ term: Term) -> Bool {
+            if case .variable = term.kind { return isPattern(term, env, scope) }
+            return false
+        }
+        let index = pairs.firstIndex { !(bareUnbound($0.0) && bareUnbound($0.1)) } ?? 0
+        var rest = pairs
+        let (lhs, rhs) = rest.remove(at: index)
+        return try unify(lhs, rhs, env, scope) { env in try self.unifyPairs(rest, env, scope, next) }
     }
 
     /// `x := value`: the left side's variables are new locals, even if a rule has the same name.

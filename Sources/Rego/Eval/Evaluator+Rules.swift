@@ -11,8 +11,8 @@ extension Evaluator {
         defer { inProgress.removeLast() }
         let value: Value?
         switch entries[0].rule.kind {
-        case .partialSet: value = try partialSet(candidates(key, entries))
-        case .complete:
+        case .partialSet where entries.allSatisfy({ $0.dynamicSteps.isEmpty }): value = try partialSet(candidates(key, entries))
+        case .partialSet, .complete:
             if entries.contains(where: { !$0.dynamicSteps.isEmpty }) {
                 value = try refHeadObject(key, entries)
             } else {
@@ -132,17 +132,22 @@ extension Evaluator {
         return .set(items)
     }
 
-    /// `a.b[c] := v`, `p[k] := v`: an object built from every solution's key path and value.
+    /// `a.b[c] := v`, `p[k] := v`, `a[b][c] contains d`: an object built from every solution's key
+    /// path and value (for `contains`, a set at the end of the path that collects the values).
     func refHeadObject(_ key: String, _ entries: [RuleTree.Entry]) throws -> Value? {
         var object: Value = .object([:])
         var defined = false
         for entry in entries where !entry.rule.isDefault && passesPrefilter(entry) {
             let scope = entry.scope
-            let valueTerm = entry.rule.value ?? Term(.boolean(true), at: entry.rule.location)
+            let isSet = entry.rule.kind == .partialSet
+            guard let valueTerm = isSet ? entry.rule.key : entry.rule.value ?? Term(.boolean(true), at: entry.rule.location) else { continue }
             _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
                 try self.evalAll(entry.dynamicSteps, env, scope) { keys, env in
                     try self.eval(valueTerm, env, scope) { value, _ in
-                        object = try Evaluator.inserting(value, at: keys, into: object, location: entry.rule.location)
+                        object =
+                            isSet
+                            ? try Evaluator.inserting(member: value, at: keys, into: object, location: entry.rule.location)
+                            : try Evaluator.inserting(value, at: keys, into: object, location: entry.rule.location)
                         defined = true
                         return false
                     }
@@ -170,6 +175,22 @@ extension Evaluator {
             return result
         }
         return object
+    }
+
+    /// Adds `member` to the set at the end of `keys` (created when absent).
+    static func inserting(member: Value, at keys: [Value], into document: Value, location: Location) throws -> Value {
+        guard let first = keys.first else {
+            switch document {
+            case .set(var items):
+                items.insert(member)
+                return .set(items)
+            case .object(let fields) where fields.isEmpty: return .set([member])
+            default: throw RegoError(.conflict, "object keys must be unique", location: location)
+            }
+        }
+        guard case .object(var fields) = document else { throw RegoError(.conflict, "object keys must be unique", location: location) }
+        fields[first] = try inserting(member: member, at: Array(keys.dropFirst()), into: fields[first] ?? .object([:]), location: location)
+        return .object(fields)
     }
 
     static func inserting(_ value: Value, at keys: [Value], into object: Value, location: Location) throws -> Value {

@@ -106,6 +106,25 @@ extension Evaluator {
     }
 
     func evalAllSlowly(_ terms: [Term], _ env: Env, _ scope: Scope, _ next: ([Value], Env) throws -> Bool) throws -> Bool {
+        // A bare variable without a value waits for the other terms, which may bind it
+        // (`foo == input.foos[foo]`), as OPA's compiler orders them.
+        let waiting = terms.indices.filter { index in
+            if case .variable(let name) = terms[index].kind { return env.value(name) == nil && !isResolvable(name, env, scope) }
+            return false
+        }
+        if !waiting.isEmpty, waiting.count < terms.count {
+            let order = terms.indices.filter { !waiting.contains($0) } + waiting
+            var values = [Value](repeating: .null, count: terms.count)
+            func step(_ position: Int, _ env: Env) throws -> Bool {
+                guard position < order.count else { return try next(values, env) }
+                let index = order[position]
+                return try eval(terms[index], env, scope) { value, env in
+                    values[index] = value
+                    return try step(position + 1, env)
+                }
+            }
+            return try step(0, env)
+        }
         var values: [Value] = []
         values.reserveCapacity(terms.count)
         func step(_ index: Int, _ env: Env) throws -> Bool {
@@ -141,6 +160,7 @@ extension Evaluator {
         case .ref(let steps):
             guard case .variable(let root) = steps[0].kind else { return .notDirect }
             var current: Value
+            var baseOnly = false
             if let value = env.value(root) {
                 current = value
             } else if root == "input", !env.isLocal(root) {
@@ -151,6 +171,7 @@ extension Evaluator {
             {
                 // No rule lives under `data.<first>`: it is base data only.
                 current = policy.data
+                baseOnly = true
             } else {
                 return .notDirect
             }
@@ -173,7 +194,9 @@ extension Evaluator {
                     }
                 default: return .notDirect
                 }
-                guard let next = Evaluator.index(current, key) else { return .undefined }
+                guard let next = Evaluator.index(current, key) ?? (baseOnly ? Evaluator.numberKey(current, key) : nil) else {
+                    return .undefined
+                }
                 current = next
             }
             return .value(current)
@@ -240,6 +263,12 @@ extension Evaluator {
             guard let element = Evaluator.index(value, key) else { return false }
             return try self.navigate(element, rest, env, scope, next)
         }
+    }
+
+    /// Base data keys are strings; OPA's store finds `data.a[2]` under the key "2".
+    static func numberKey(_ value: Value, _ key: Value) -> Value? {
+        guard case .number(let number) = key, case .object(let fields) = value else { return nil }
+        return fields[.string(number.description)]
     }
 
     static func index(_ value: Value, _ key: Value) -> Value? {
@@ -327,8 +356,16 @@ extension Evaluator {
                 }
             }
         }
-        guard let value = baseData(path) else { return false }
-        return try navigate(value, steps, env, scope, next)
+        guard var value = baseData(path) else { return false }
+        // Base data keys are strings; OPA's store finds `data.a[2]` under the key "2".
+        var rest = steps[...]
+        while let step = rest.first, case .number(let text) = step.kind, let number = Number(text),
+            let found = Evaluator.numberKey(value, .number(number))
+        {
+            value = found
+            rest = rest.dropFirst()
+        }
+        return try navigate(value, rest.count == steps.count ? steps : Array(rest), env, scope, next)
     }
 
     func baseData(_ path: [String]) -> Value? {

@@ -12,7 +12,7 @@ final class Evaluator {
     /// `with data.x as v` replacements, by dotted path.
     var dataOverrides: [[String]: Value] = [:]
     /// `with f as g` replacements of functions and builtins, by name.
-    var mocks: [String: (term: Term, scope: Scope)] = [:]
+    var mocks: [String: Mock] = [:]
     let strictBuiltinErrors: Bool
     var cache: [String: Value?] = [:]
     /// Rules being evaluated, innermost last (a short stack: a linear scan beats hashing).
@@ -323,7 +323,9 @@ final class Evaluator {
         // Evaluate the modifier values first, in the current state.
         var replacements: [(Literal.With, Value?)] = []
         for modifier in literal.with {
-            if functionName(modifier.target, scope) != nil {
+            // A function target replaced by another function or builtin is resolved at each call; by
+            // anything else, the value is taken here, where its variables are bound.
+            if functionName(modifier.target, scope) != nil, functionName(modifier.value, scope) != nil {
                 replacements.append((modifier, nil))
                 continue
             }
@@ -362,7 +364,7 @@ final class Evaluator {
             } else if let value, case .variable(let root) = modifier.target.kind, root == "input" || root == "data" {
                 if root == "input" { input = value } else { dataOverrides[[]] = value }
             } else if let name = functionName(modifier.target, scope) {
-                mocks[name] = (modifier.value, scope)
+                mocks[name] = value.map(Mock.value) ?? .function(modifier.value, scope)
             } else {
                 throw RegoError(.compileError, "with keyword target must reference input, data or a function", location: modifier.location)
             }
@@ -380,6 +382,14 @@ final class Evaluator {
         cache = savedCache
         for solution in solutions where try next(solution) { return true }
         return false
+    }
+
+    /// What a `with` modifier puts in place of a function or builtin.
+    enum Mock {
+        /// Another function or builtin, called with the same arguments.
+        case function(Term, Scope)
+        /// A value: every call (with defined arguments) returns it.
+        case value(Value)
     }
 
     static func replacing(_ value: Value, at path: [String], with replacement: Value) -> Value {

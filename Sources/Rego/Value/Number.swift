@@ -78,9 +78,26 @@ public enum Number: Sendable, CustomStringConvertible {
     public var isInteger: Bool {
         switch self {
         case .int: true
-        case .decimal: false
+        case .decimal: integralDecimal != nil
         case .float(let value): value.rounded() == value
         }
+    }
+
+    /// The whole part (rounded toward zero) as a decimal; `nil` for a binary float beyond a decimal's range.
+    var truncatedDecimal: Decimal? {
+        let value: Decimal
+        switch self {
+        case .int(let int): return Decimal(int)
+        case .decimal(let decimal): value = decimal
+        case .float(let double):
+            guard abs(double) < 1e38, let decimal = Decimal(string: String(format: "%.0f", double.rounded(.towardZero)), locale: Number.posix)
+            else { return nil }
+            return decimal
+        }
+        var rounded = Decimal()
+        var copy = value
+        NSDecimalRound(&rounded, &copy, 0, value < 0 ? .up : .down)
+        return rounded
     }
 
     /// Shortest text that reads back as this number, as OPA prints it.
