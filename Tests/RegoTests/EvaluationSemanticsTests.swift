@@ -93,4 +93,16 @@ import Testing
         #expect(try row("numbers.range_step(0, 10, 99999999999999999999)") == .array([.int(0)]))
         #expect(try row(#"units.parse("-3.5E2m")"#) == .number(Number("-0.35")!))
     }
+
+    @Test func jsonPatchPathsFollowJSONPointer() throws {
+        func row(_ expression: String) throws -> Value? {
+            try Policy(modules: [:]).prepare("x := \(expression)").evaluate().first?["x"]
+        }
+        // "" is the whole document, "/" the key "".
+        #expect(try row(#"json.patch({}, [{"op": "add", "path": "/", "value": 1}])"#) == .object([.string(""): .int(1)]))
+        #expect(try row(#"json.patch("foo", [{"op": "replace", "path": "", "value": "bar"}])"#) == .string("bar"))
+        #expect(try row(#"json.patch({"": 1}, [{"op": "test", "path": "/", "value": 1}])"#) == .object([.string(""): .int(1)]))
+        // Leading zeros are not array indexes.
+        #expect(try row(#"json.patch(["a", "b"], [{"op": "test", "path": "/00", "value": "a"}])"#) == nil)
+    }
 }
