@@ -190,5 +190,47 @@ enum DifferentialCorpus {
         globs := [regex.globs_match(input.globs[0], input.globs[1]), regex.globs_match(input.globs[1], input.globs[0])]
         template := regex.template_match(concat("", ["urn:", input.globs[0], ":{[a-z.]*}"]), input.request.email, "{", "}")
         """#,
+        "schemas.rego": #"""
+        package diff.schemas
+
+        # JSON Schema over the whole input: the error objects (type, field, texts) must be OPA's. Errors
+        # are sorted: OPA visits an object's properties in Go's random map order.
+        tool_input := {
+        	"type": "object",
+        	"required": ["agent", "tool", "action"],
+        	"properties": {
+        		"agent": {"type": "object", "properties": {
+        			"id": {"type": "string", "minLength": 1, "pattern": "^[a-z]+-?[a-z0-9]*$"},
+        			"roles": {"type": "array", "items": {"enum": ["support", "finance", "admin"]}, "uniqueItems": true, "maxItems": 2},
+        		}},
+        		"tool": {"properties": {"name": {"pattern": "^[a-z]+$"}, "risk": {"enum": ["low", "medium", "high"]}}},
+        		"action": {"oneOf": [{"const": "read"}, {"const": "write"}]},
+        		"request": {
+        			"properties": {
+        				"amount": {"type": "number", "minimum": 0, "maximum": 1000, "multipleOf": 0.5},
+        				"email": {"format": "email"},
+        				"url": {"format": "uri"},
+        				"tags": {"contains": {"const": "pii"}, "items": {"type": "string", "maxLength": 8}},
+        				"path": {"anyOf": [{"pattern": "^/"}, {"maxLength": 0}]},
+        			},
+        			"additionalProperties": {"type": "string"},
+        		},
+        		"cost": {"type": "integer", "exclusiveMinimum": 0},
+        		"time": {
+        			"if": {"properties": {"zone": {"const": "UTC"}}},
+        			"then": {"required": ["stamp"], "properties": {"ns": {"maximum": 0}}},
+        			"else": {"properties": {"layout": {"not": {"enum": ["RFC1123", "DateOnly"]}}}},
+        		},
+        	},
+        	"dependencies": {"globs": ["time"], "cost": {"properties": {"cost": {"minimum": -5}}}},
+        	"propertyNames": {"maxLength": 7},
+        }
+
+        valid := json.match_schema(input, tool_input)[0]
+        errors := sort(json.match_schema(input, tool_input)[1])
+        fields[e.field] contains e.type if some e in json.match_schema(input, tool_input)[1]
+        schema_ok := json.verify_schema(tool_input)
+        schema_text := json.match_schema(json.marshal(input.request), json.marshal(tool_input.properties.request))[0]
+        """#,
     ]
 }
