@@ -189,6 +189,12 @@ enum DifferentialCorpus {
         # Glob intersection and templates.
         globs := [regex.globs_match(input.globs[0], input.globs[1]), regex.globs_match(input.globs[1], input.globs[0])]
         template := regex.template_match(concat("", ["urn:", input.globs[0], ":{[a-z.]*}"]), input.request.email, "{", "}")
+
+        # Go text/template (numbers left out: OPA prints a number as its input text was written).
+        rendered := strings.render_template(
+        	`{{.agent.id}}: {{range $i, $t := .request.tags}}{{if $i}}, {{end}}{{$t | printf "%q"}}{{else}}no tags{{end}} {{len .request.tags}} {{.tool}} {{with .request.path}}{{slice . 0 1}}{{end}} {{if eq .action "read" "write"}}rw{{else}}{{.action | html}}{{end}} {{.missing}}`,
+        	input,
+        )
         """#,
         "schemas.rego": #"""
         package diff.schemas

@@ -38,7 +38,7 @@ enum Builtins {
         var table: [String: Builtin] = [:]
         for family in [
             comparison, arithmetic, aggregates, strings, types, collections, encoding, more, batch3, netTime, text, jwt, jwtSigning, graphs, patch,
-            uri, time, patterns, schema,
+            uri, time, patterns, schema, templates,
         ] {
             table.merge(family) { first, _ in first }
         }
