@@ -102,5 +102,5 @@ import Testing
     }
 
     /// Raised as the engine grows; never lowered.
-    static let floor = 1_602
+    static let floor = 1_604
 }

@@ -19,7 +19,9 @@ struct Checker {
     ]
 
     /// Names the evaluator handles itself, with their argument counts.
-    static let special: [String: Int] = ["eq": 2, "assign": 2, "internal.member_2": 2, "internal.member_3": 3, "walk": 1]
+    static let special: [String: Int] = [
+        "eq": 2, "assign": 2, "internal.member_2": 2, "internal.member_3": 3, "walk": 1, "rego.metadata.rule": 0, "rego.metadata.chain": 0,
+    ]
 
     // MARK: Policies
 

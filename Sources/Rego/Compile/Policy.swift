@@ -177,6 +177,8 @@ struct RuleTree: Sendable {
     var ruleNames: [String: Set<String>] = [:]
     /// Indexes for paths with many rules (see `RuleIndex`).
     var indexes: [String: RuleIndex] = [:]
+    /// `# METADATA` blocks of `package` lines, by package key.
+    var packageAnnotations: [String: [Value]] = [:]
 
     init(modules: [Module]) throws(RegoError) {
         for module in modules {
@@ -195,6 +197,7 @@ struct RuleTree: Sendable {
                 imports[alias] = item.path
             }
             let packageKey = module.package.joined(separator: ".")
+            packageAnnotations[packageKey, default: []] += module.packageAnnotations
             // A package is a document even with no rules in it (an empty object), as in OPA.
             for length in 0...module.package.count { prefixes.insert(module.package.prefix(length).joined(separator: ".")) }
             for original in module.rules {

@@ -27,6 +27,13 @@ extension Evaluator {
                     }
                 }
             }
+        case "rego.metadata.rule" where arguments.isEmpty:
+            // Only a block of scope `rule`; document-scope blocks appear in the chain.
+            let annotations = activeEntry?.rule.annotations
+            let isRuleScope = annotations.flatMap { Evaluator.index($0, .string("scope")) } == .string("rule")
+            return try next(isRuleScope ? annotations! : .object([:]), env)
+        case "rego.metadata.chain" where arguments.isEmpty:
+            return try next(metadataChain(), env)
         case "walk" where arguments.count == 1 || arguments.count == 2:
             // A relation: every [path, value] pair of the document, the document itself first; as
             // a value (`[p, v] := walk(x)`), each pair in turn.

@@ -72,6 +72,9 @@ extension Evaluator {
 
     /// The value one rule (with its `else` chain) produces, or `nil` when its bodies fail.
     func ruleOutput(_ entry: RuleTree.Entry, _ start: Env) throws -> Value? {
+        let caller = activeEntry
+        activeEntry = entry
+        defer { activeEntry = caller }
         let rule = entry.rule
         if let value = try clauseOutput(rule, rule.value, rule.body, entry.scope, start, entry: entry) { return value }
         for clause in rule.elses {
@@ -122,6 +125,9 @@ extension Evaluator {
         for entry in entries where !filter || passesPrefilter(entry) {
             guard let keyTerm = entry.rule.key else { continue }
             let scope = entry.scope
+            let caller = activeEntry
+            activeEntry = entry
+            defer { activeEntry = caller }
             _ = try evalRuleBody(entry, Env()) { env in
                 try self.eval(keyTerm, env, scope) { value, _ in
                     items.insert(value)
@@ -140,6 +146,9 @@ extension Evaluator {
         for entry in entries where !entry.rule.isDefault && passesPrefilter(entry) {
             let scope = entry.scope
             let isSet = entry.rule.kind == .partialSet
+            let caller = activeEntry
+            activeEntry = entry
+            defer { activeEntry = caller }
             guard let valueTerm = isSet ? entry.rule.key : entry.rule.value ?? Term(.boolean(true), at: entry.rule.location) else { continue }
             _ = try evalBody(entry.rule.body, 0, Env(), scope) { env in
                 try self.evalAll(entry.dynamicSteps, env, scope) { keys, env in
@@ -252,5 +261,33 @@ extension Evaluator {
             return try match(patterns[index], values[index], env, scope) { env in try step(index + 1, env) }
         }
         return try step(0, env)
+    }
+}
+
+extension Evaluator {
+    /// `rego.metadata.chain()`: the active rule, then the `# METADATA` blocks that apply to it from the
+    /// rule's document, its package and the packages above it (scope `subpackages`), innermost first.
+    func metadataChain() -> Value {
+        guard let entry = activeEntry else { return .array([]) }
+        func scope(_ annotations: Value) -> Value? { Evaluator.index(annotations, .string("scope")) }
+        let rulePath = Value.array(entry.staticPath.map(Value.string))
+        var chain: [Value] = []
+        var first: [Value: Value] = [.string("path"): rulePath]
+        if let annotations = entry.rule.annotations, scope(annotations) == .string("rule") { first[.string("annotations")] = annotations }
+        chain.append(.object(first))
+        let key = entry.staticPath.joined(separator: ".")
+        if let document = policy.tree.entries[key]?.compactMap(\.rule.annotations).first(where: { scope($0) == .string("document") }) {
+            chain.append(.object([.string("path"): rulePath, .string("annotations"): document]))
+        }
+        let package = entry.scope.package
+        for length in stride(from: package.count, through: 0, by: -1) {
+            let prefix = Array(package.prefix(length))
+            for annotations in policy.tree.packageAnnotations[prefix.joined(separator: ".")] ?? [] {
+                let kind = scope(annotations)
+                guard kind == .string("subpackages") || (length == package.count && kind == .string("package")) else { continue }
+                chain.append(.object([.string("path"): .array(prefix.map(Value.string)), .string("annotations"): annotations]))
+            }
+        }
+        return .array(chain)
     }
 }

@@ -13,6 +13,8 @@ final class Evaluator {
     var dataOverrides: [[String]: Value] = [:]
     /// `with f as g` replacements of functions and builtins, by name.
     var mocks: [String: Mock] = [:]
+    /// The rule whose body is being evaluated, for `rego.metadata.rule()` and `rego.metadata.chain()`.
+    var activeEntry: RuleTree.Entry?
     let strictBuiltinErrors: Bool
     var cache: [String: Value?] = [:]
     /// Rules being evaluated, innermost last (a short stack: a linear scan beats hashing).

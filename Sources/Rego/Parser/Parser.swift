@@ -29,7 +29,9 @@ public struct Parser {
 
     public static func parseModule(_ source: String, file: String = "policy.rego", limits: Limits = .default) throws(RegoError) -> Module {
         var parser = Parser(tokens: try Lexer.tokenize(source, file: file, limits: limits), file: file, source: source, limits: limits)
-        return try parser.module()
+        var module = try parser.module()
+        if source.contains("METADATA") { try Annotations.attach(to: &module, source: source) }
+        return module
     }
 
     /// A query such as `data.p.allow == true; x := 1`.

@@ -148,6 +148,8 @@ public struct Rule: Sendable, Equatable {
     public var body: Body
     public var elses: [Else]
     public var location: Location
+    /// The rule's `# METADATA` block, normalized as OPA returns it from `rego.metadata.rule()`.
+    public var annotations: Value?
 
     public init(
         kind: Kind, isDefault: Bool, path: [Term], arguments: [Term] = [], key: Term? = nil, value: Term?, assigns: Bool, body: Body,
@@ -185,6 +187,8 @@ public struct Module: Sendable, Equatable {
     public var package: [String]
     public var imports: [Import]
     public var rules: [Rule]
+    /// `# METADATA` blocks before the `package` line (scope `package` or `subpackages`).
+    public var packageAnnotations: [Value] = []
 
     public init(file: String, package: [String], imports: [Import], rules: [Rule]) {
         self.file = file
