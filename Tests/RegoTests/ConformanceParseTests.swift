@@ -6,19 +6,11 @@ import Testing
 /// Step one of conformance: every module and query of OPA's cases parses, except the cases that
 /// expect a parse error, which must fail to parse.
 @Suite struct ConformanceParseTests {
-    /// Syntax not supported yet, each documented in docs/CONFORMANCE.md: `with` inside a template expression;
-    /// `\{` in a raw template; a rule body `if {k: v | …}` that is an object comprehension.
-    static func knownUnsupported(_ item: ConformanceCase) -> Bool {
-        item.note.contains("with in template expression") || item.note.contains("escaped template expressions")
-            || item.note.contains("mock will not call other mock")
-    }
-
     @Test func everyConformanceModuleParses() throws {
         guard let suites = try ConformanceCase.load() else { return }
         var parsed = 0
         var failed: [String] = []
         var expectedFailures = 0
-        var unsupported = 0
         for (directory, cases) in suites.sorted(by: { $0.key < $1.key }) {
             for item in cases {
                 let wantsParseError = item.wantErrorCode == "rego_parse_error"
@@ -38,11 +30,6 @@ import Testing
                         error = caught
                     }
                 }
-                if error != nil && Self.knownUnsupported(item) {
-                    unsupported += 1
-                    if ProcessInfo.processInfo.environment["WARDEN_CONFORMANCE_VERBOSE"] != nil { print("  unsupported: \(directory)/\(item.note)") }
-                    continue
-                }
                 switch (error, wantsParseError) {
                 case (nil, false): parsed += 1
                 case (.some, true): expectedFailures += 1
@@ -52,8 +39,7 @@ import Testing
             }
         }
         print(
-            "conformance parse: \(parsed) cases parsed, \(expectedFailures) expected parse errors raised, "
-                + "\(unsupported) use syntax not supported yet, \(failed.count) failed"
+            "conformance parse: \(parsed) cases parsed, \(expectedFailures) expected parse errors raised, \(failed.count) failed"
         )
         for failure in failed.prefix(40) { print("  \(failure)") }
         #expect(failed.isEmpty, "\(failed.count) conformance cases do not parse as OPA parses them")

@@ -105,4 +105,27 @@ import Testing
         // Leading zeros are not array indexes.
         #expect(try row(#"json.patch(["a", "b"], [{"op": "test", "path": "/00", "value": "a"}])"#) == nil)
     }
+
+    @Test func templateStringsEscapeBracesAndTakeWith() throws {
+        let module = #"""
+            package t
+            a := input.a
+            raw := $`foo \{42} {1 + 1}`
+            quoted := $"\{{42}"
+            mocked := $"foo {a with input as {"a": 42}}"
+            """#
+        #expect(try value(["t.rego": module], "data.t.raw") == .string("foo {42} 2"))
+        #expect(try value(["t.rego": module], "data.t.quoted") == .string("{42"))
+        #expect(try value(["t.rego": module], "data.t.mocked", input: #"{"a": 1}"#) == .string("foo 42"))
+        // The formatter keeps the modifier and the escape.
+        let formatted = try Formatter.format(module, file: "t.rego")
+        #expect(formatted.contains(#"{a with input as {"a": 42}}"#))
+        #expect(formatted.contains(#"\{42}"#))
+    }
+
+    @Test func aBodyInBracesThatIsNoBodyIsATerm() throws {
+        // `if {x: i | …}` is an object comprehension, the rule's one literal.
+        let module = "package t\np if {x: i | some i, x in [\"a\", \"b\"]}\n"
+        #expect(try value(["t.rego": module], "data.t.p") == .bool(true))
+    }
 }

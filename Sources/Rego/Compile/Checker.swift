@@ -88,6 +88,10 @@ struct Checker {
             for operand in operands { try checkBody(operand, head: [], outer: known, globals: globals, scope: scope) }
         }
         for modifier in literal.with {
+            // A refused builtin as the replacement is refused here too (`with time.now_ns as opa.runtime`).
+            if case .ref(let steps) = modifier.value.kind, let name = Term.name(ofOperator: steps), let reason = Checker.refused[name] {
+                throw RegoError(.typeError, reason, location: modifier.location)
+            }
             if !namesFunction(modifier.value, scope: scope) {
                 try checkTerm(modifier.value, known: known, globals: globals, scope: scope)
             }
@@ -148,7 +152,20 @@ struct Checker {
             try checkCall(op, arguments, at: term.location, scope: scope)
             for argument in arguments { try checkTerm(argument, known: known, globals: globals, scope: scope) }
         case .template(let parts):
-            for case .expression(let inner) in parts { try checkTerm(inner, known: known, globals: globals, scope: scope) }
+            for part in parts {
+                switch part {
+                case .text: break
+                case .expression(let inner): try checkTerm(inner, known: known, globals: globals, scope: scope)
+                case .modified(let inner, let modifiers):
+                    try checkTerm(inner, known: known, globals: globals, scope: scope)
+                    for modifier in modifiers {
+                        if !namesFunction(modifier.value, scope: scope) {
+                            try checkTerm(modifier.value, known: known, globals: globals, scope: scope)
+                        }
+                        try checkWithTarget(modifier, scope: scope)
+                    }
+                }
+            }
         }
     }
 
@@ -339,9 +356,12 @@ struct Checker {
         case .objectComprehension(let key, let value, let body): return [key, value] + bodyTerms(body)
         case .call(_, let arguments): return arguments
         case .template(let parts):
-            return parts.compactMap {
-                if case .expression(let inner) = $0 { return inner }
-                return nil
+            return parts.flatMap { part -> [Term] in
+                switch part {
+                case .text: return []
+                case .expression(let inner): return [inner]
+                case .modified(let inner, let modifiers): return [inner] + modifiers.map(\.value)
+                }
             }
         }
     }

@@ -87,6 +87,20 @@ extension Evaluator {
             case .some(let other): text = Builtins.display(other)
             }
             return try evalTemplate(parts, index + 1, prefix + text, env, scope, next)
+        case .modified(let term, let modifiers):
+            // Evaluated as the literal `__template_value__ := term with …`, whose binding is the value.
+            let name = "__template_value__"
+            let target = Term(.variable(name), at: term.location)
+            let literal = Literal(
+                .expression(Term(.call(operator: [Term(.variable("assign"), at: term.location)], [target, term]), at: term.location)),
+                with: modifiers, at: term.location)
+            var value: Value?
+            _ = try evalWith(literal, env.declaring([name]), scope) { found in
+                value = found.value(name)
+                return true
+            }
+            let text = value.map(Builtins.display) ?? "<undefined>"
+            return try evalTemplate(parts, index + 1, prefix + text, env, scope, next)
         }
     }
 

@@ -321,8 +321,16 @@ extension Parser {
                 inner.bracketDepth = 1
                 inner.logicalKeywords = logicalKeywords
                 let term = try inner.membership()
+                var modifiers: [Literal.With] = []
+                while inner.checkKeyword(.with) && inner.keywordUsedAsName() == nil {
+                    let withLocation = inner.here()
+                    inner.advance()
+                    let target = try inner.relation()
+                    guard inner.acceptKeyword(.as) else { throw inner.unexpected("expected 'as' in 'with … as …'") }
+                    modifiers.append(Literal.With(target: target, value: try inner.relation(), location: withLocation))
+                }
                 guard inner.peek.kind == .endOfFile else { throw inner.unexpected("expected '}' to end the template expression") }
-                parts.append(.expression(term))
+                parts.append(modifiers.isEmpty ? .expression(term) : .modified(term, modifiers))
             }
         }
         return Term(.template(parts), at: location)

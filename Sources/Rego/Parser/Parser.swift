@@ -160,8 +160,22 @@ public struct Parser {
     /// `if { … }`, `if literal`, or nothing (a constant rule). Rego v1 requires `if` before a body.
     mutating func ruleBody(required: Bool) throws(RegoError) -> Body {
         if keywordUsedAsName() == nil && acceptKeyword(.if) {
-            if check(.leftBrace) { return try braceBody() }
-            return [try literal()]
+            guard check(.leftBrace) else { return [try literal()] }
+            // `if { … }` is a body; when its content is no body, the braces are a term of a single
+            // literal (`if {x: i | x := xs[i]}`, an object comprehension), as OPA reads it.
+            let start = self
+            do {
+                return try braceBody()
+            } catch let bodyError {
+                let afterBody = self
+                self = start
+                do {
+                    return [try literal()]
+                } catch {
+                    self = afterBody
+                    throw bodyError
+                }
+            }
         }
         if check(.leftBrace) && !peek.afterNewline {
             throw unexpected("'if' is required before a rule body (rego.v1)")

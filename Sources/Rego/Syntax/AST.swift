@@ -36,6 +36,8 @@ public struct Term: Sendable, Equatable {
     public enum TemplatePart: Sendable, Equatable {
         case text(String)
         case expression(Term)
+        /// `{x with input as {...}}`: an expression evaluated under `with` modifiers.
+        case modified(Term, [Literal.With])
     }
 
     public var kind: Kind

@@ -251,6 +251,10 @@ struct Printer {
                 case .text(let literal):
                     text += String(Printer.quote(literal).dropFirst().dropLast()).replacingOccurrences(of: "{", with: "\\{")
                 case .expression(let inner): text += "{" + self.term(inner) + "}"
+                case .modified(let inner, let modifiers):
+                    text += "{" + self.term(inner)
+                    for modifier in modifiers { text += " with " + self.term(modifier.target) + " as " + self.term(modifier.value, level: 2) }
+                    text += "}"
                 }
             }
             return text + "\""

@@ -261,16 +261,23 @@ public struct Lexer {
         while true {
             let text: String
             if raw {
-                let start = index
+                // Raw text up to "{" or the closing backtick; `\{` is a literal brace.
+                var out: [UInt8] = []
                 while index < bytes.count, bytes[index] != UInt8(ascii: "`"), bytes[index] != UInt8(ascii: "{") {
+                    if bytes[index] == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "{") {
+                        out.append(UInt8(ascii: "{"))
+                        index += 2
+                        continue
+                    }
                     if bytes[index] == 0x0A {
                         line += 1
                         lineStart = index + 1
                     }
+                    out.append(bytes[index])
                     index += 1
                 }
                 guard index < bytes.count else { throw error("unterminated template string", line: startLine, column: startColumn) }
-                text = String(decoding: bytes[start..<index], as: UTF8.self)
+                text = String(decoding: out, as: UTF8.self)
             } else {
                 let piece = try lexQuotedPiece(stopAtBrace: true)
                 text = piece.text
