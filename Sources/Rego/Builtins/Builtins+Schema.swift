@@ -406,6 +406,11 @@ final class JSONSchema {
             failures.append(Failure(type: type, field: Result.field(context), description: description))
         }
 
+        /// A keyword's check: its error when `failing`, otherwise a point of score.
+        func check(failing: Bool, _ type: String, _ context: [String], _ description: @autoclosure () -> String) {
+            if failing { add(type, context, description()) } else { score += 1 }
+        }
+
         func merge(_ other: Result) {
             failures += other.failures
             score += other.score
@@ -446,7 +451,7 @@ final class JSONSchema {
             throw BuiltinError.failed("schema validation is deeper than \(JSONSchema.maximumDepth) levels (a recursive $ref?)")
         }
         if let always = node.always {
-            if always { result.score += 1 } else { result.add("false", context, "False always fails validation") }
+            result.check(failing: !always, "false", context, "False always fails validation")
             return
         }
         if let reference = node.reference, let target = byPointer[reference] {
@@ -534,22 +539,16 @@ final class JSONSchema {
             if validCount != node.allOf.count { result.add("number_all_of", context, "Must validate all the schemas (allOf)") }
         }
         if let not = node.not {
-            if try subValidate(not, value, context, depth: depth).failures.isEmpty {
-                result.add("number_not", context, "Must not validate the schema (not)")
-            } else {
-                result.score += 1
-            }
+            result.check(
+                failing: try subValidate(not, value, context, depth: depth).failures.isEmpty, "number_not", context,
+                "Must not validate the schema (not)")
         }
         if !node.dependencies.isEmpty, case .object(let fields) = value {
             for (name, dependency) in node.dependencies where fields[.string(name)] != nil {
                 switch dependency {
                 case .keys(let names):
                     for required in names {
-                        if fields[.string(required)] == nil {
-                            result.add("missing_dependency", context, "Has a dependency on \(required)")
-                        } else {
-                            result.score += 1
-                        }
+                        result.check(failing: fields[.string(required)] == nil, "missing_dependency", context, "Has a dependency on \(required)")
                     }
                 case .schema(let schema):
                     result.merge(try subValidate(schema, value, context, depth: depth))
@@ -596,18 +595,10 @@ final class JSONSchema {
             }
         }
         if let minimum = node.minItems {
-            if items.count < minimum {
-                result.add("array_min_items", context, "Array must have at least \(minimum) items")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: items.count < minimum, "array_min_items", context, "Array must have at least \(minimum) items")
         }
         if let maximum = node.maxItems {
-            if items.count > maximum {
-                result.add("array_max_items", context, "Array must have at most \(maximum) items")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: items.count > maximum, "array_max_items", context, "Array must have at most \(maximum) items")
         }
         if node.uniqueItems {
             var seen: [Value: Int] = [:]
@@ -640,25 +631,13 @@ final class JSONSchema {
 
     func validateObject(_ node: Node, _ fields: [Value: Value], _ context: [String], _ result: Result, depth: Int) throws {
         if let minimum = node.minProperties {
-            if fields.count < minimum {
-                result.add("array_min_properties", context, "Must have at least \(minimum) properties")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: fields.count < minimum, "array_min_properties", context, "Must have at least \(minimum) properties")
         }
         if let maximum = node.maxProperties {
-            if fields.count > maximum {
-                result.add("array_max_properties", context, "Must have at most \(maximum) properties")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: fields.count > maximum, "array_max_properties", context, "Must have at most \(maximum) properties")
         }
         for name in node.required {
-            if fields[.string(name)] == nil {
-                result.add("required", context, "\(name) is required")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: fields[.string(name)] == nil, "required", context, "\(name) is required")
         }
         let names = fields.keys.compactMap { key -> String? in
             if case .string(let name) = key { return name }
@@ -693,49 +672,30 @@ final class JSONSchema {
     func validateCommon(_ node: Node, _ value: Value, _ context: [String], _ result: Result) {
         let field = Result.field(context)
         if let constant = node.constant {
-            if constant == value {
-                result.score += 1
-            } else {
-                result.add("const", context, "\(field) does not match: \(constant.jsonText)")
-            }
+            result.check(failing: !(constant == value), "const", context, "\(field) does not match: \(constant.jsonText)")
         }
         if let allowed = node.enumeration {
-            if allowed.contains(value) {
-                result.score += 1
-            } else {
-                result.add(
-                    "enum", context, "\(field) must be one of the following: \(allowed.map(\.jsonText).joined(separator: ", "))")
-            }
+            result.check(
+                failing: !allowed.contains(value), "enum", context,
+                "\(field) must be one of the following: \(allowed.map(\.jsonText).joined(separator: ", "))")
         }
     }
 
     func validateNumber(_ node: Node, _ number: Number, _ context: [String], _ result: Result) {
         if let multiple = node.multipleOf {
-            if JSONSchema.isMultiple(number, of: multiple) {
-                result.score += 1
-            } else {
-                result.add("multiple_of", context, "Must be a multiple of \(multiple)")
-            }
+            result.check(failing: !(JSONSchema.isMultiple(number, of: multiple)), "multiple_of", context, "Must be a multiple of \(multiple)")
         }
         if let bound = node.exclusiveMaximum {
-            if Number.compare(number, bound) >= 0 { result.add("number_lt", context, "Must be less than \(bound)") } else { result.score += 1 }
+            result.check(failing: Number.compare(number, bound) >= 0, "number_lt", context, "Must be less than \(bound)")
         }
         if let bound = node.maximum {
-            if Number.compare(number, bound) > 0 {
-                result.add("number_lte", context, "Must be less than or equal to \(bound)")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: Number.compare(number, bound) > 0, "number_lte", context, "Must be less than or equal to \(bound)")
         }
         if let bound = node.exclusiveMinimum {
-            if Number.compare(number, bound) <= 0 { result.add("number_gt", context, "Must be greater than \(bound)") } else { result.score += 1 }
+            result.check(failing: Number.compare(number, bound) <= 0, "number_gt", context, "Must be greater than \(bound)")
         }
         if let bound = node.minimum {
-            if Number.compare(number, bound) < 0 {
-                result.add("number_gte", context, "Must be greater than or equal to \(bound)")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: Number.compare(number, bound) < 0, "number_gte", context, "Must be greater than or equal to \(bound)")
         }
     }
 
@@ -753,32 +713,18 @@ final class JSONSchema {
     func validateString(_ node: Node, _ text: String, _ context: [String], _ result: Result) {
         let length = text.unicodeScalars.count
         if let minimum = node.minLength {
-            if length < minimum {
-                result.add("string_gte", context, "String length must be greater than or equal to \(minimum)")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: length < minimum, "string_gte", context, "String length must be greater than or equal to \(minimum)")
         }
         if let maximum = node.maxLength {
-            if length > maximum {
-                result.add("string_lte", context, "String length must be less than or equal to \(maximum)")
-            } else {
-                result.score += 1
-            }
+            result.check(failing: length > maximum, "string_lte", context, "String length must be less than or equal to \(maximum)")
         }
         if let (source, pattern) = node.pattern {
-            if pattern.firstMatch(in: text, range: Builtins.fullRange(text)) == nil {
-                result.add("pattern", context, "Does not match pattern '\(source)'")
-            } else {
-                result.score += 1
-            }
+            result.check(
+                failing: pattern.firstMatch(in: text, range: Builtins.fullRange(text)) == nil, "pattern", context,
+                "Does not match pattern '\(source)'")
         }
         if let format = node.format {
-            if JSONSchema.matches(format: format, text) {
-                result.score += 1
-            } else {
-                result.add("format", context, "Does not match format '\(format)'")
-            }
+            result.check(failing: !(JSONSchema.matches(format: format, text)), "format", context, "Does not match format '\(format)'")
         }
     }
 
