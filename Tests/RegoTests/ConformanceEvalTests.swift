@@ -70,8 +70,13 @@ import Testing
         }
     }
 
-    @Test func opaConformanceCases() throws {
-        guard let suites = try ConformanceCase.load() else { return }
+    @Test func opaConformanceCases() async throws {
+        try await onOwnThread { try Self.opaConformanceCasesWork() }
+    }
+
+    static func opaConformanceCasesWork() throws -> [String] {
+        var problems: [String] = []
+        guard let suites = try ConformanceCase.load() else { return [] }
         var totals = (passed: 0, failed: 0, skipped: 0)
         var lines: [String] = []
         var failures: [String] = []
@@ -97,7 +102,8 @@ import Testing
         }
         print("conformance total: \(totals.passed) passed, \(totals.failed) failed, \(totals.skipped) skipped")
         // The engine is being built: this suite reports; the pass-rate floor below only stops regressions.
-        #expect(totals.passed >= Self.floor, "conformance pass count fell below \(Self.floor)")
+        if totals.passed < Self.floor { problems.append("conformance pass count \(totals.passed) fell below \(Self.floor)") }
+        return problems
     }
 
     /// Raised as the engine grows; never lowered.

@@ -6,8 +6,13 @@ import Testing
 /// Step one of conformance: every module and query of OPA's cases parses, except the cases that
 /// expect a parse error, which must fail to parse.
 @Suite struct ConformanceParseTests {
-    @Test func everyConformanceModuleParses() throws {
-        guard let suites = try ConformanceCase.load() else { return }
+    @Test func everyConformanceModuleParses() async throws {
+        try await onOwnThread { try Self.everyConformanceModuleParsesWork() }
+    }
+
+    static func everyConformanceModuleParsesWork() throws -> [String] {
+        var problems: [String] = []
+        guard let suites = try ConformanceCase.load() else { return [] }
         var parsed = 0
         var failed: [String] = []
         var expectedFailures = 0
@@ -42,6 +47,7 @@ import Testing
             "conformance parse: \(parsed) cases parsed, \(expectedFailures) expected parse errors raised, \(failed.count) failed"
         )
         for failure in failed.prefix(40) { print("  \(failure)") }
-        #expect(failed.isEmpty, "\(failed.count) conformance cases do not parse as OPA parses them")
+        if !failed.isEmpty { problems.append("\(failed.count) conformance cases do not parse as OPA parses them") }
+        return problems
     }
 }

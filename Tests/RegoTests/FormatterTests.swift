@@ -71,8 +71,13 @@ import Testing
 
     /// Every module of OPA's conformance cases: formatting twice changes nothing more, and every
     /// case that passes with the original modules passes with the formatted ones.
-    @Test func conformanceModulesFormatStably() throws {
-        guard let suites = try ConformanceCase.load() else { return }
+    @Test func conformanceModulesFormatStably() async throws {
+        try await onOwnThread { try Self.conformanceModulesFormatStablyWork() }
+    }
+
+    static func conformanceModulesFormatStablyWork() throws -> [String] {
+        var problems: [String] = []
+        guard let suites = try ConformanceCase.load() else { return [] }
         var formattedCount = 0
         var compared = 0
         var failures: [String] = []
@@ -112,6 +117,7 @@ import Testing
             "fmt: \(formattedCount) conformance modules formatted; \(compared) passing cases rerun on the formatted modules; \(failures.count) problems"
         )
         for failure in failures.prefix(3) { print(failure) }
-        #expect(failures.count == 0, "formatting problems are printed above")
+        if !failures.isEmpty { problems.append("\(failures.count) formatting problems, printed above") }
+        return problems
     }
 }

@@ -129,10 +129,15 @@ import Yams
 
     /// Every YAML file of OPA's conformance data, read by this reader and by Yams (libyaml): the
     /// same values.
-    @Test func agreesWithLibyamlOnTheConformanceFiles() throws {
+    @Test func agreesWithLibyamlOnTheConformanceFiles() async throws {
+        try await onOwnThread { try Self.agreesWithLibyamlOnTheConformanceFilesWork() }
+    }
+
+    static func agreesWithLibyamlOnTheConformanceFilesWork() throws -> [String] {
+        var problems: [String] = []
         guard let root = ConformanceCase.root else {
             print("note: OPA conformance data not found; YAML differential test skipped")
-            return
+            return []
         }
         var compared = 0
         var differences: [String] = []
@@ -155,6 +160,7 @@ import Yams
         }
         print("yaml differential: \(compared) files compared with libyaml, \(differences.count) differ")
         for difference in differences.prefix(20) { print("  differs: \(difference)") }
-        #expect(differences.isEmpty)
+        if !differences.isEmpty { problems.append("\(differences.count) YAML files read differently from libyaml") }
+        return problems
     }
 }

@@ -160,7 +160,9 @@ public struct Parser {
     /// `if { … }`, `if literal`, or nothing (a constant rule). Rego v1 requires `if` before a body.
     mutating func ruleBody(required: Bool) throws(RegoError) -> Body {
         if keywordUsedAsName() == nil && acceptKeyword(.if) {
-            guard check(.leftBrace) else { return [try literal()] }
+            guard check(.leftBrace), position + 1 < tokens.count, tokens[position + 1].kind != .punctuation(.rightBrace) else {
+                return check(.leftBrace) ? try braceBody() : [try literal()]
+            }
             // `if { … }` is a body; when its content is no body, the braces are a term of a single
             // literal (`if {x: i | x := xs[i]}`, an object comprehension), as OPA reads it.
             let start = self
