@@ -55,6 +55,7 @@ let package = Package(
         .target(
             name: "WardenCore",
             dependencies: [
+                "Rego",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),

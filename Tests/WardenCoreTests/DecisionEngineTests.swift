@@ -37,7 +37,8 @@ import Testing
         _ reasons: [String]
     ) {
         let snapshot = Self.snapshot(effect, tools: [Self.tool("refund", active: active, level: level)])
-        let outcome = DecisionEngine.decide(DecisionRequest(tool: toolName, action: action, input: .null), agent: Self.agent, in: snapshot)
+        let outcome = DecisionEngine.decide(
+            DecisionRequest(tool: toolName, action: action, input: .null), agent: Self.agent, in: snapshot, now: Date(timeIntervalSince1970: 0))
         #expect(outcome.effect == expected)
         #expect(outcome.reasons == reasons)
     }

@@ -96,6 +96,17 @@ public struct PreparedQuery: Sendable {
         self.rule = rule
     }
 
+    /// The value of a query that names a document (`data.warden.decision`), as OPA's data API gives
+    /// it: `false` is a value; `nil` means undefined.
+    public func value(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> Value? {
+        let body = self.body
+        let policy = self.policy
+        let rule = self.rule
+        return try LargeStack.run { () throws(RegoError) in
+            try Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors).documentValue(body, rule: rule)
+        }
+    }
+
     /// Every solution: the values of the query's named variables (those not starting with `_`),
     /// plus, for a single-term query such as `data.p.allow`, the term's value under `"$value"`.
     public func evaluate(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> [[String: Value]] {

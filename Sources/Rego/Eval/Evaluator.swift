@@ -58,6 +58,23 @@ final class Evaluator {
         }
     }
 
+    /// The document a single-term query names (as OPA's data API returns it): `false` included,
+    /// `nil` when undefined. A query of several terms gives its first row's `$value`.
+    func documentValue(_ body: Body, rule: String?) throws(RegoError) -> Value? {
+        try Evaluator.regoErrors {
+            if let rule, let entries = policy.tree.entries[rule] { return try ruleValue(rule, entries) }
+            if body.count == 1, case .expression(let term) = body[0].kind, !body[0].negated, body[0].with.isEmpty {
+                var found: Value?
+                _ = try eval(term, Env(), .query) { value, _ in
+                    found = value
+                    return true
+                }
+                return found
+            }
+            return try rows(body, outputs: Evaluator.outputs(of: body)).first?["$value"]
+        }
+    }
+
     func rows(_ body: Body, outputs: [String]) throws -> [[String: Value]] {
         var rows: [[String: Value]] = []
         var singleTerm: Term?

@@ -23,6 +23,14 @@ public enum DecisionReason {
     public static let defaultAllow = "default_allow"
     public static let defaultDeny = "default_deny"
     public static let approvalRequired = "approval_required"
+    /// The bundle's entry point allowed without giving reasons.
+    public static let policyAllow = "policy_allow"
+    /// The bundle's entry point denied without giving reasons.
+    public static let policyDeny = "policy_deny"
+    /// The entry point was undefined; the bundle's default effect answered.
+    public static let noMatch = "no_match"
+    /// The policy failed at run time; the decision denies (fail closed).
+    public static let policyError = "policy_error"
 }
 
 /// The durable record of one decision.
@@ -36,8 +44,9 @@ public struct DecisionRecord: Sendable, Equatable {
     public var input: String
     public var effect: Effect
     public var reasons: [String]
-    /// The deciding bundle's version; `nil` while the tenant has no policy.
+    /// The deciding bundle's version and id; `nil` while the tenant has no policy.
     public var bundle: String?
+    public var bundleID: UUID?
     public var runID: String?
     public var cost: Double?
     /// Time spent deciding, before the record was written.
@@ -47,8 +56,10 @@ public struct DecisionRecord: Sendable, Equatable {
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: String, effect: Effect, reasons: [String],
-        bundle: String?, runID: String?, cost: Double?, evaluatedNanoseconds: Int64, createdAt: Date, traceID: String?
+        bundle: String?, bundleID: UUID? = nil, runID: String?, cost: Double?, evaluatedNanoseconds: Int64, createdAt: Date,
+        traceID: String?
     ) {
+        self.bundleID = bundleID
         self.id = id
         self.tenantID = tenantID
         self.agentID = agentID
@@ -72,10 +83,16 @@ public struct DecisionQuery: Sendable, Equatable {
     public var effect: Effect?
     public var tool: String?
     public var agentID: String?
+    /// Only decisions made by this bundle version.
+    public var bundle: String?
     public var since: Date?
     public var until: Date?
 
-    public init(tenantID: UUID, effect: Effect? = nil, tool: String? = nil, agentID: String? = nil, since: Date? = nil, until: Date? = nil) {
+    public init(
+        tenantID: UUID, effect: Effect? = nil, tool: String? = nil, agentID: String? = nil, bundle: String? = nil, since: Date? = nil,
+        until: Date? = nil
+    ) {
+        self.bundle = bundle
         self.tenantID = tenantID
         self.effect = effect
         self.tool = tool

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// What an agent asks.
 public struct DecisionRequest: Sendable, Equatable {
     public var tool: String
@@ -19,12 +21,24 @@ public struct DecisionRequest: Sendable, Equatable {
 public struct DecisionOutcome: Sendable, Equatable {
     public var effect: Effect
     public var reasons: [String]
+    /// The deciding bundle's version, and its id.
     public var bundle: String?
+    public var bundleID: UUID?
+    /// What the policy asked of the caller besides the effect (`obligations` of its result).
+    public var obligations: JSONValue?
+    /// How the policy answered, for metrics: `nil` when no bundle was asked.
+    public var policyResult: PolicyResultKind?
 
-    public init(effect: Effect, reasons: [String], bundle: String? = nil) {
+    public init(
+        effect: Effect, reasons: [String], bundle: String? = nil, bundleID: UUID? = nil, obligations: JSONValue? = nil,
+        policyResult: PolicyResultKind? = nil
+    ) {
         self.effect = effect
         self.reasons = reasons
         self.bundle = bundle
+        self.bundleID = bundleID
+        self.obligations = obligations
+        self.policyResult = policyResult
     }
 
     /// Whether the tool refused the action as outside its capabilities.
@@ -33,7 +47,7 @@ public struct DecisionOutcome: Sendable, Equatable {
 
 /// The pure decision: a function of one snapshot and one request. No I/O, no clock.
 public enum DecisionEngine {
-    public static func decide(_ request: DecisionRequest, agent: Agent, in snapshot: TenantSnapshot) -> DecisionOutcome {
+    public static func decide(_ request: DecisionRequest, agent: Agent, in snapshot: TenantSnapshot, now: Date) -> DecisionOutcome {
         // 1. The tool must exist.
         guard let entry = snapshot.tools[request.tool] else {
             return DecisionOutcome(effect: .deny, reasons: [DecisionReason.unknownTool])
@@ -46,11 +60,16 @@ public enum DecisionEngine {
         guard entry.capabilities.contains(request.action) else {
             return DecisionOutcome(effect: .deny, reasons: [DecisionReason.capabilityViolation])
         }
-        // 4. Policy. Until bundles exist the tenant's default effect decides.
+        // 4. Policy: the active bundle, or the tenant's default effect while it has none.
         var outcome: DecisionOutcome
-        switch snapshot.tenant.defaultEffect {
-        case .allow: outcome = DecisionOutcome(effect: .allow, reasons: [DecisionReason.defaultAllow])
-        case .deny: outcome = DecisionOutcome(effect: .deny, reasons: [DecisionReason.defaultDeny])
+        if let bundle = snapshot.bundle {
+            let input = PolicyInput.document(request, agent: agent, tool: entry.tool, tenant: snapshot.tenant, now: now)
+            outcome = Self.outcome(of: bundle.evaluate(input), bundle: bundle)
+        } else {
+            switch snapshot.tenant.defaultEffect {
+            case .allow: outcome = DecisionOutcome(effect: .allow, reasons: [DecisionReason.defaultAllow])
+            case .deny: outcome = DecisionOutcome(effect: .deny, reasons: [DecisionReason.defaultDeny])
+            }
         }
         // 5. The tool's approval level may raise allow to require_approval.
         if outcome.effect == .allow, entry.tool.approvalLevel != .autoApprove {
@@ -59,4 +78,27 @@ public enum DecisionEngine {
         }
         return outcome
     }
+
+    static func outcome(of verdict: PolicyVerdict, bundle: CompiledBundle) -> DecisionOutcome {
+        let version = bundle.version.description
+        switch verdict {
+        case .decided(let effect, let reasons, let obligations):
+            return DecisionOutcome(
+                effect: effect, reasons: reasons, bundle: version, bundleID: bundle.id, obligations: obligations, policyResult: .decided)
+        case .noMatch:
+            return DecisionOutcome(
+                effect: bundle.defaultEffect.effect, reasons: [DecisionReason.noMatch], bundle: version, bundleID: bundle.id,
+                policyResult: .noMatch)
+        case .error:
+            // Fail closed.
+            return DecisionOutcome(effect: .deny, reasons: [DecisionReason.policyError], bundle: version, bundleID: bundle.id, policyResult: .error)
+        }
+    }
+}
+
+/// How a bundle answered one decision.
+public enum PolicyResultKind: String, Sendable, CaseIterable {
+    case decided
+    case noMatch = "no_match"
+    case error
 }

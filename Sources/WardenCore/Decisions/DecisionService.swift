@@ -42,13 +42,14 @@ public struct DecisionService: Sendable {
         guard let agent = snapshot.agents[agentID] else {
             throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
         }
-        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot)
-        let evaluated = ContinuousClock.now - start
         let now = clock.now()
+        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now)
+        let evaluated = ContinuousClock.now - start
         let record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
             input: request.input.canonicalText,
-            effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, runID: request.runID, cost: request.cost,
+            effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, bundleID: outcome.bundleID, runID: request.runID,
+            cost: request.cost,
             evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(now), traceID: traceID
         )
         try await log.append(record)

@@ -17,9 +17,12 @@ public struct TenantSnapshot: Sendable {
     public var tenant: Tenant
     public var tools: [String: ToolEntry]
     public var agents: [String: Agent]
+    /// The active bundle, compiled; `nil` while the tenant has none (its default effect decides).
+    public var bundle: CompiledBundle?
 
-    public init(tenant: Tenant, tools: [Tool], agents: [Agent]) {
+    public init(tenant: Tenant, tools: [Tool], agents: [Agent], bundle: CompiledBundle? = nil) {
         self.tenant = tenant
+        self.bundle = bundle
         self.tools = Dictionary(tools.map { ($0.name, ToolEntry($0)) }, uniquingKeysWith: { first, _ in first })
         self.agents = Dictionary(agents.map { ($0.agentID, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -72,7 +75,8 @@ public final class SnapshotStore: Sendable {
                 guard let tenant = try await repos.tenants.find(id: tenantID) else { return nil }
                 let tools = try await repos.tools.all(tenantID: tenantID)
                 let agents = try await repos.agents.all(tenantID: tenantID)
-                return TenantSnapshot(tenant: tenant, tools: tools, agents: agents)
+                let active = try await repos.bundles.active(tenantID: tenantID)
+                return TenantSnapshot(tenant: tenant, tools: tools, agents: agents, bundle: active.map(SnapshotStore.compiled))
             }
             guard let loaded else { throw WardenError(.tenantNotFound, "tenant not found") }
             let installed = state.withLock { state -> Bool in
@@ -107,6 +111,17 @@ public final class SnapshotStore: Sendable {
 
     public func apply(_ tenant: Tenant) {
         mutate(tenant.id) { $0.tenant = tenant }
+    }
+
+    /// Makes `bundle` (already compiled) the tenant's deciding bundle.
+    public func apply(activeBundle bundle: CompiledBundle, tenantID: UUID) {
+        mutate(tenantID) { $0.bundle = bundle }
+    }
+
+    /// A stored active bundle compiles: it was checked when it was created. Should a later engine
+    /// refuse it, decisions fail closed (`policy_error`) rather than fall back to allowing.
+    static func compiled(_ bundle: PolicyBundle) -> CompiledBundle {
+        (try? CompiledBundle(bundle)) ?? CompiledBundle(failing: bundle)
     }
 
     private func mutate(_ tenantID: UUID, _ change: (inout TenantSnapshot) -> Void) {

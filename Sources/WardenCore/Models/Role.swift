@@ -29,16 +29,26 @@ public enum Permission: String, Sendable, CaseIterable {
     case decide
     /// Read the decision log.
     case readDecisions
+    /// Read policy bundles.
+    case readBundles
+    /// Create and edit draft bundles.
+    case authorBundles
+    /// Make a bundle the deciding one.
+    case activateBundles
 }
 
 extension Role {
     public var permissions: Set<Permission> {
         switch self {
         case .admin:
-            [.readTenant, .manageAPIKeys, .readAudit, .manageAgents, .readTools, .manageTools, .operateKillSwitch, .decide, .readDecisions]
-        case .operator: [.readTenant, .readTools, .manageTools, .operateKillSwitch, .readDecisions]
-        case .auditor: [.readTenant, .readAudit, .readTools, .readDecisions]
-        case .approver, .author: [.readTenant, .readTools, .readDecisions]
+            [
+                .readTenant, .manageAPIKeys, .readAudit, .manageAgents, .readTools, .manageTools, .operateKillSwitch, .decide, .readDecisions,
+                .readBundles, .authorBundles, .activateBundles,
+            ]
+        case .operator: [.readTenant, .readTools, .manageTools, .operateKillSwitch, .readDecisions, .readBundles, .activateBundles]
+        case .auditor: [.readTenant, .readAudit, .readTools, .readDecisions, .readBundles]
+        case .approver: [.readTenant, .readTools, .readDecisions, .readBundles]
+        case .author: [.readTenant, .readTools, .readDecisions, .readBundles, .authorBundles]
         }
     }
 }

@@ -58,6 +58,19 @@ public protocol DecisionRepository: Sendable {
     func count(tenantID: UUID) async throws -> Int
 }
 
+public protocol BundleRepository: Sendable {
+    /// Throws `bundle_version_exists` if the tenant already has a bundle with this version.
+    func insert(_ bundle: PolicyBundle) async throws
+    func update(_ bundle: PolicyBundle) async throws
+    func find(tenantID: UUID, id: UUID) async throws -> PolicyBundle?
+    func find(tenantID: UUID, version: SemanticVersion) async throws -> PolicyBundle?
+    func active(tenantID: UUID) async throws -> PolicyBundle?
+    /// Every version the tenant has used, for version rules.
+    func versions(tenantID: UUID) async throws -> [SemanticVersion]
+    /// Newest first.
+    func list(_ query: BundleQuery, _ page: PageRequest) async throws -> Page<PolicyBundle>
+}
+
 /// Private keys Warden signs with (agent tokens). See docs: kept in the database so replicas share them.
 public protocol SigningKeyRepository: Sendable {
     /// The key for `purpose` as (key id, raw private key bytes).
@@ -108,11 +121,12 @@ public struct Repositories: Sendable {
     public var events: any EventRepository
     public var decisions: any DecisionRepository
     public var signingKeys: any SigningKeyRepository
+    public var bundles: any BundleRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
-        signingKeys: any SigningKeyRepository
+        signingKeys: any SigningKeyRepository, bundles: any BundleRepository
     ) {
         self.tenants = tenants
         self.apiKeys = apiKeys
@@ -123,6 +137,7 @@ public struct Repositories: Sendable {
         self.events = events
         self.decisions = decisions
         self.signingKeys = signingKeys
+        self.bundles = bundles
     }
 }
 

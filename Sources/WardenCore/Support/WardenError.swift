@@ -10,6 +10,7 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
             case notFound
             case conflict
             case payloadTooLarge
+            case unprocessable
             case unavailable
             case `internal`
         }
@@ -31,6 +32,7 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public var isNotFound: Bool { kind == .notFound }
         public var isConflict: Bool { kind == .conflict }
         public var isPayloadTooLarge: Bool { kind == .payloadTooLarge }
+        public var isUnprocessable: Bool { kind == .unprocessable }
         public var isUnavailable: Bool { kind == .unavailable }
         public var isInternal: Bool { kind == .internal }
 
@@ -63,14 +65,22 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let payloadTooLarge = Code(.payloadTooLarge, "payload_too_large")
         public static let databaseUnavailable = Code(.unavailable, "database_unavailable")
         public static let internalError = Code(.internal, "internal_error")
+        public static let invalidPolicy = Code(.unprocessable, "invalid_policy")
+        public static let bundleNotFound = Code(.notFound, "bundle_not_found")
+        public static let bundleVersionExists = Code(.conflict, "bundle_version_exists")
+        public static let bundleImmutable = Code(.conflict, "bundle_immutable")
+        public static let bundleAlreadyActive = Code(.conflict, "bundle_already_active")
     }
 
     public let code: Code
     public let message: String
+    /// Structured facts for the caller (an invalid policy's file, line and column).
+    public let details: [String: JSONValue]
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, details: [String: JSONValue] = [:]) {
         self.code = code
         self.message = message
+        self.details = details
     }
 
     public var description: String { "\(code.name): \(message)" }

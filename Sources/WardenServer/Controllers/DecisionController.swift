@@ -33,6 +33,13 @@ struct DecisionController {
     }
 
     @Sendable func decide(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        // `?enforce=true`: a deny answers 403 (same body), for callers that act on the status alone.
+        let enforce: Bool
+        switch request.query("enforce") {
+        case nil, "false": enforce = false
+        case "true": enforce = true
+        case let other?: throw WardenError(.invalidField, "enforce must be true or false (got '\(other)')")
+        }
         let body = try await JSONBody.decode(DecideRequest.self, from: request, context: context)
         let tenantID: UUID
         let agentID: String
@@ -72,14 +79,15 @@ struct DecisionController {
                 ]
             )
         }
-        return JSONBody.response(status: .ok, Render.decisionAnswer(record))
+        return JSONBody.response(status: enforce && record.effect == .deny ? .forbidden : .ok, Render.decisionAnswer(record))
     }
 
     @Sendable func list(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let page = try PageRequest(limit: request.query("limit"), cursor: request.query("cursor"))
         let query = DecisionQuery(
             tenantID: UUID(), effect: try request.queryEnum("effect", as: Effect.self), tool: request.query("tool"),
-            agentID: request.query("agent"), since: try request.queryTime("since"), until: try request.queryTime("until")
+            agentID: request.query("agent"), bundle: request.query("bundle"), since: try request.queryTime("since"),
+            until: try request.queryTime("until")
         )
         let (tenant, _) = try await scope.tenant(context, .readDecisions)
         var scoped = query

@@ -60,7 +60,7 @@ enum Render {
     static func decisionAnswer(_ record: DecisionRecord) -> JSONValue {
         .object([
             "decision_id": id(record.id), "effect": .string(record.effect.rawValue), "reasons": strings(record.reasons),
-            "bundle": text(record.bundle), "evaluated_ns": .int(record.evaluatedNanoseconds),
+            "bundle": text(record.bundle), "bundle_id": record.bundleID.map(id) ?? .null, "evaluated_ns": .int(record.evaluatedNanoseconds),
         ])
     }
 
@@ -69,7 +69,8 @@ enum Render {
             "id": id(record.id), "tenant": .string(tenantSlug), "agent_id": .string(record.agentID), "tool": .string(record.tool),
             "action": .string(record.action), "input": JSONValue.parse(record.input) ?? .string(record.input),
             "effect": .string(record.effect.rawValue), "reasons": strings(record.reasons), "bundle": text(record.bundle),
-            "run_id": text(record.runID), "cost": record.cost.map(JSONValue.double) ?? .null, "evaluated_ns": .int(record.evaluatedNanoseconds),
+            "bundle_id": record.bundleID.map(id) ?? .null, "run_id": text(record.runID), "cost": record.cost.map(JSONValue.double) ?? .null,
+            "evaluated_ns": .int(record.evaluatedNanoseconds),
             "created_at": time(record.createdAt), "trace_id": text(record.traceID),
         ])
     }

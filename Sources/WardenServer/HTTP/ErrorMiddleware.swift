@@ -19,7 +19,8 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch {
             let (status, code, message) = Self.describe(error, logger: context.logger)
-            var response = ErrorBody.response(status: status, code: code, message: message, requestID: requestID)
+            let details = (error as? WardenError)?.details ?? [:]
+            var response = ErrorBody.response(status: status, code: code, message: message, requestID: requestID, details: details)
             if let error = error as? HTTPError {
                 for field in error.headers where field.name != .contentLength && field.name != .contentType {
                     response.headers.append(field)
@@ -53,6 +54,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         if code.isNotFound { return .notFound }
         if code.isConflict { return .conflict }
         if code.isPayloadTooLarge { return .contentTooLarge }
+        if code.isUnprocessable { return .unprocessableContent }
         if code.isUnavailable { return .serviceUnavailable }
         return .internalServerError
     }
@@ -79,17 +81,21 @@ struct ErrorBody: Encodable {
         var code: String
         var message: String
         var requestID: String
+        /// Structured facts, such as an invalid policy's `file`, `line` and `column`; left out when empty.
+        var details: [String: JSONValue]?
 
         enum CodingKeys: String, CodingKey {
-            case code, message
+            case code, message, details
             case requestID = "request_id"
         }
     }
 
     var error: Detail
 
-    static func response(status: HTTPResponse.Status, code: String, message: String, requestID: String) -> Response {
-        let body = ErrorBody(error: Detail(code: code, message: message, requestID: requestID))
+    static func response(
+        status: HTTPResponse.Status, code: String, message: String, requestID: String, details: [String: JSONValue] = [:]
+    ) -> Response {
+        let body = ErrorBody(error: Detail(code: code, message: message, requestID: requestID, details: details.isEmpty ? nil : details))
         var response = JSONBody.response(status: status, body)
         response.headers[.requestID] = requestID
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }

@@ -25,5 +25,6 @@ extension Migration {
     public static let all: [Migration] = [
         .identity,
         .decisionPath,
+        .bundles,
     ]
 }

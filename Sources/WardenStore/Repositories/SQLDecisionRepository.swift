@@ -7,9 +7,9 @@ struct SQLDecisionRepository: DecisionRepository {
 
     static let columns = [
         "id", "tenant_id", "agent_id", "tool", "action", "input", "effect", "reasons", "bundle", "run_id", "cost", "evaluated_ns",
-        "created_at", "trace_id",
+        "created_at", "trace_id", "bundle_id",
     ]
-    /// Rows per INSERT statement: 14 binds each stays far below SQLite's and PostgreSQL's bind limits.
+    /// Rows per INSERT statement: 15 binds each stays far below SQLite's and PostgreSQL's bind limits.
     static let rowsPerStatement = 200
 
     func insert(_ records: [DecisionRecord]) async throws {
@@ -34,6 +34,7 @@ struct SQLDecisionRepository: DecisionRepository {
         if let effect = query.effect { select.where("effect", .equal, effect.rawValue) }
         if let tool = query.tool { select.where("tool", .equal, tool) }
         if let agent = query.agentID { select.where("agent_id", .equal, agent) }
+        if let bundle = query.bundle { select.where("bundle", .equal, bundle) }
         if let since = query.since { select.where("created_at", .greaterThanOrEqual, Timestamp.format(since)) }
         if let until = query.until { select.where("created_at", .lessThan, Timestamp.format(until)) }
         let rows = try await select.page(page, descending: true).all()
@@ -54,6 +55,7 @@ struct SQLDecisionRepository: DecisionRepository {
             SQLBind(record.tool), SQLBind(record.action), SQLBind(record.input), SQLBind(record.effect.rawValue),
             SQLBind(StoredJSON.encode(record.reasons)), SQLBind(record.bundle), SQLBind(record.runID), SQLBind(record.cost),
             SQLBind(record.evaluatedNanoseconds), SQLBind(Timestamp.format(record.createdAt)), SQLBind(record.traceID),
+            SQLBind(record.bundleID?.uuidString.lowercased()),
         ]
     }
 
@@ -71,6 +73,7 @@ struct SQLDecisionRepository: DecisionRepository {
             effect: effect,
             reasons: try StoredJSON.decode([String].self, try row.decode(column: "reasons", as: String.self), column: "decisions.reasons"),
             bundle: try row.decode(column: "bundle", as: String?.self),
+            bundleID: try row.decode(column: "bundle_id", as: String?.self).flatMap(UUID.init(uuidString:)),
             runID: try row.decode(column: "run_id", as: String?.self),
             cost: try row.decode(column: "cost", as: Double?.self),
             evaluatedNanoseconds: try row.decode(column: "evaluated_ns", as: Int64.self),

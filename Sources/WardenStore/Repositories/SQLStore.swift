@@ -25,7 +25,8 @@ public struct SQLStore: Store {
         Repositories(
             tenants: SQLTenantRepository(db: db), apiKeys: SQLAPIKeyRepository(db: db), audit: SQLAuditEventRepository(db: db),
             agents: SQLAgentRepository(db: db), agentTokens: SQLAgentTokenRepository(db: db), tools: SQLToolRepository(db: db),
-            events: SQLEventRepository(db: db), decisions: SQLDecisionRepository(db: db), signingKeys: SQLSigningKeyRepository(db: db)
+            events: SQLEventRepository(db: db), decisions: SQLDecisionRepository(db: db), signingKeys: SQLSigningKeyRepository(db: db),
+            bundles: SQLBundleRepository(db: db)
         )
     }
 }

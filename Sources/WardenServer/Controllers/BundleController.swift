@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+import Logging
+import WardenCore
+
+/// `/v1/tenants/{tenant}/bundles`: policy bundles, drafts and activation.
+struct BundleController {
+    let scope: TenantScope
+    let bundles: BundleService
+
+    struct CreateRequest: Decodable {
+        var version: String
+        var modules: [String: String]?
+        var data: JSONValue?
+        var rules: [JSONValue]?
+        var entrypoint: String?
+        var defaultEffect: String?
+        var notes: String?
+
+        enum CodingKeys: String, CodingKey {
+            case version, modules, data, rules, entrypoint, notes
+            case defaultEffect = "default_effect"
+        }
+    }
+
+    struct ActivateRequest: Decodable {
+        var reason: String?
+    }
+
+    static let defaultEntrypoint = "data.warden.decision"
+
+    func addRoutes(to group: RouterGroup<WardenRequestContext>) {
+        group.post("/tenants/{tenant}/bundles", use: create)
+        group.get("/tenants/{tenant}/bundles", use: list)
+        group.get("/tenants/{tenant}/bundles/{bundle}", use: show)
+        group.patch("/tenants/{tenant}/bundles/{bundle}", use: update)
+        group.post("/tenants/{tenant}/bundles/{bundle}/activate", use: activate)
+    }
+
+    @Sendable func create(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
+        if let rules = body.rules, !rules.isEmpty {
+            throw WardenError(.invalidField, "native rule lists are not accepted yet; send Rego modules")
+        }
+        let modules = body.modules ?? [:]
+        guard !modules.isEmpty else { throw WardenError(.missingField, "modules must hold at least one Rego module") }
+        let draft = BundleDraft(
+            version: body.version, modules: modules, data: body.data ?? .object([:]), entrypoint: body.entrypoint ?? Self.defaultEntrypoint,
+            defaultEffect: try body.defaultEffect.map { try ToolController.parse($0, as: DefaultEffect.self, field: "default_effect") } ?? .deny,
+            notes: body.notes
+        )
+        let (tenant, principal) = try await scope.tenant(context, .authorBundles)
+        let bundle = try await bundles.create(by: principal, tenant: tenant, draft)
+        context.logger.info("bundle.created", metadata: ["tenant": "\(tenant.slug)", "version": "\(bundle.version)"])
+        return JSONBody.response(status: .created, Render.bundle(bundle, tenantSlug: tenant.slug))
+    }
+
+    @Sendable func list(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let page = try PageRequest(limit: request.query("limit"), cursor: request.query("cursor"))
+        let activeOnly: Bool
+        switch request.query("active_only") {
+        case nil, "false": activeOnly = false
+        case "true": activeOnly = true
+        case let other?: throw WardenError(.invalidField, "active_only must be true or false (got '\(other)')")
+        }
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let result = try await bundles.list(by: principal, tenant: tenant, version: request.query("version"), activeOnly: activeOnly, page: page)
+        let items = result.items.map { Render.bundle($0, tenantSlug: tenant.slug, withSources: false) }
+        return JSONBody.response(status: .ok, Render.list(items, next: result.nextCursor))
+    }
+
+    @Sendable func show(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let bundle = try await bundles.get(by: principal, tenant: tenant, id: try Self.bundleID(context))
+        return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
+    }
+
+    @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try await JSONBody.decode([String: JSONValue].self, from: request, context: context)
+        let allowed: Set<String> = ["modules", "data", "entrypoint", "default_effect", "notes"]
+        if fields["version"] != nil { throw WardenError(.invalidField, "version cannot change; create a bundle with the new version") }
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw WardenError(.invalidField, "unknown field '\(unknown)'; patchable: \(allowed.sorted().joined(separator: ", "))")
+        }
+        var patch = BundlePatch()
+        if let value = fields["modules"] {
+            guard case .object(let items) = value else {
+                throw WardenError(.invalidField, "field 'modules' must be an object of file name to source")
+            }
+            patch.modules = try items.mapValues { try ToolController.string($0, field: "modules[]") }
+        }
+        patch.data = fields["data"]
+        patch.entrypoint = try fields["entrypoint"].map { try ToolController.string($0, field: "entrypoint") }
+        patch.defaultEffect = try fields["default_effect"].map {
+            try ToolController.parse(try ToolController.string($0, field: "default_effect"), as: DefaultEffect.self, field: "default_effect")
+        }
+        if let value = fields["notes"] { patch.notes = .some(value == .null ? nil : try ToolController.string(value, field: "notes")) }
+        let (tenant, principal) = try await scope.tenant(context, .authorBundles)
+        let bundle = try await bundles.update(by: principal, tenant: tenant, id: try Self.bundleID(context), patch)
+        return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
+    }
+
+    @Sendable func activate(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decodeOptional(ActivateRequest.self, from: request, context: context) ?? ActivateRequest()
+        let (tenant, principal) = try await scope.tenant(context, .activateBundles)
+        let bundle = try await bundles.activate(by: principal, tenant: tenant, id: try Self.bundleID(context), reason: body.reason)
+        return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
+    }
+
+    static func bundleID(_ context: WardenRequestContext) throws -> UUID {
+        let text = try context.parameters.require("bundle")
+        guard let id = UUID(uuidString: text) else { throw WardenError(.bundleNotFound, "bundle '\(text)' not found") }
+        return id
+    }
+}
+
+extension Render {
+    static func bundle(_ bundle: PolicyBundle, tenantSlug: String, withSources: Bool = true) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "id": id(bundle.id), "tenant": .string(tenantSlug), "version": .string(bundle.version.description),
+            "status": .string(bundle.status.rawValue), "entrypoint": .string(bundle.entrypoint),
+            "default_effect": .string(bundle.defaultEffect.rawValue), "notes": text(bundle.notes), "created_by": .string(bundle.createdBy),
+            "created_at": time(bundle.createdAt), "updated_at": time(bundle.updatedAt), "activated_at": time(bundle.activatedAt),
+            "activated_by": text(bundle.activatedBy), "module_names": strings(bundle.modules.keys.sorted()),
+        ]
+        if withSources {
+            fields["modules"] = .object(bundle.modules.mapValues(JSONValue.string))
+            fields["data"] = bundle.data
+        }
+        return .object(fields)
+    }
+}
