@@ -26,7 +26,7 @@ struct Decide: AsyncParsableCommand {
         if let runID { body["run_id"] = runID }
         if let cost { body["cost"] = cost }
         let answer = try await client.call("POST", "/v1/decide", body: body)
-        client.print(answer, columns: ["effect", "reasons", "decision_id", "evaluated_ns"])
+        client.print(answer, columns: ["effect", "reasons", "bundle", "decision_id", "evaluated_ns"])
         switch (answer as? [String: Any])?["effect"] as? String {
         case "allow": return
         case "deny": throw ExitCode(3)
@@ -39,7 +39,7 @@ struct Decide: AsyncParsableCommand {
 struct Decisions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Read the decision log.", subcommands: [List.self, Show.self])
 
-    static let columns = ["created_at", "agent_id", "tool", "action", "effect", "reasons", "id"]
+    static let columns = ["created_at", "agent_id", "tool", "action", "effect", "reasons", "bundle", "id"]
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List decisions, newest first.")
@@ -48,13 +48,14 @@ struct Decisions: AsyncParsableCommand {
         @Option(help: "allow, deny or require_approval.") var effect: String?
         @Option(help: "Only this tool.") var tool: String?
         @Option(help: "Only this agent.") var agent: String?
+        @Option(help: "Only decisions made by this bundle version.") var bundle: String?
         @Option(help: "From this time (RFC 3339).") var since: String?
         @Option(help: "Before this time (RFC 3339).") var until: String?
         @OptionGroup var paging: Paging
 
         func run() async throws {
             var query = paging.query
-            for (name, value) in [("effect", effect), ("tool", tool), ("agent", agent), ("since", since), ("until", until)] {
+            for (name, value) in [("effect", effect), ("tool", tool), ("agent", agent), ("bundle", bundle), ("since", since), ("until", until)] {
                 if let value { query.append((name, value)) }
             }
             client.print(try await client.call("GET", "/v1/tenants/\(tenant)/decisions", query: query), columns: Decisions.columns)
