@@ -21,12 +21,14 @@ struct Bundles: AsyncParsableCommand {
         @Argument(help: "Semantic version, such as 1.4.0.") var version: String
         @Option(name: [.customShort("d"), .customLong("data")], help: "A .rego, .json or .yaml file, or a folder of them (repeatable).")
         var paths: [String] = []
-        @Option(help: "The rule whose value is the decision.") var entrypoint: String = "data.warden.decision"
+        @Option(help: "A .json or .yaml file of native rules (see warden policy lint).") var rules: String?
+        @Option(help: "The rule whose value is the decision (default data.warden.decision; data.warden.rules.decision for rules alone).")
+        var entrypoint: String?
         @Option(help: "allow or deny when the entry point is undefined.") var defaultEffect: String = "deny"
         @Option(help: "Notes kept with the bundle.") var notes: String?
 
         func run() async throws {
-            guard !paths.isEmpty else { throw CLIError("give the policy with -d FILE_OR_DIR (repeatable)") }
+            guard !paths.isEmpty || rules != nil else { throw CLIError("give the policy with -d FILE_OR_DIR (repeatable) or --rules FILE") }
             var modules: [String: String] = [:]
             var data: [String: Any] = [:]
             for path in paths {
@@ -53,10 +55,22 @@ struct Bundles: AsyncParsableCommand {
                     }
                 }
             }
-            guard !modules.isEmpty else { throw CLIError("no .rego modules found in \(paths.joined(separator: ", "))") }
-            var body: [String: Any] = [
-                "version": version, "modules": modules, "data": data, "entrypoint": entrypoint, "default_effect": defaultEffect,
-            ]
+            var ruleList: [Any] = []
+            if let rules {
+                let document = try PolicyFiles.document(at: rules)
+                let parsed = try JSONSerialization.jsonObject(with: Data(document.jsonText.utf8))
+                if let list = parsed as? [Any] {
+                    ruleList = list
+                } else if let list = (parsed as? [String: Any])?["rules"] as? [Any] {
+                    ruleList = list
+                } else {
+                    throw CLIError("\(rules): expected an array of rules (or an object with a rules array)")
+                }
+            }
+            guard !modules.isEmpty || !ruleList.isEmpty else { throw CLIError("no .rego modules found in \(paths.joined(separator: ", "))") }
+            var body: [String: Any] = ["version": version, "modules": modules, "data": data, "default_effect": defaultEffect]
+            if !ruleList.isEmpty { body["rules"] = ruleList }
+            if let entrypoint { body["entrypoint"] = entrypoint }
             if let notes { body["notes"] = notes }
             client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles", body: body), columns: Bundles.columns)
         }

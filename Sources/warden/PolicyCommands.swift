@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import Rego
+import WardenCore
 
 /// `warden policy eval|check`: the embedded Rego engine, no server needed, with `opa`'s flags and output.
 struct PolicyCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Evaluate and check Rego policies locally (opa-compatible).",
-        subcommands: [Eval.self, Check.self, Test.self, Format.self]
+        subcommands: [Eval.self, Check.self, Test.self, Format.self, Lint.self]
     )
 
     struct Eval: AsyncParsableCommand {
@@ -176,6 +177,42 @@ struct PolicyCommands: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
             }
+        }
+    }
+}
+
+extension PolicyCommands {
+    struct Lint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check native rule lists: invalid rules, duplicate ids, unreachable (shadowed) rules, equal-priority conflicts.",
+            discussion:
+                "FILE is a JSON or YAML array of rules (or an object with a `rules` array). Exit status 0 when clean, 1 on findings or errors."
+        )
+        @Argument(help: "A .json or .yaml file of rules.") var file: String
+        @Flag(help: "Print the Rego the rules compile to.") var showRego = false
+
+        func run() async throws {
+            let document: Value
+            do {
+                document = try PolicyFiles.document(at: file)
+            } catch let error as RegoError {
+                FileHandle.standardError.write(Data("\(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+            var json = PolicyValue.json(document)
+            if case .object(let fields) = json, let rules = fields["rules"] { json = rules }
+            let rules: [NativeRule]
+            do {
+                rules = try NativeRules.parse(json)
+            } catch {
+                FileHandle.standardError.write(Data("\(file): \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+            if showRego { print(NativeRules.module(rules), terminator: "") }
+            let findings = NativeRules.lint(rules)
+            for finding in findings { print("\(file): \(finding.kind.rawValue): \(finding.message)") }
+            FileHandle.standardError.write(Data("\(rules.count) rule(s), \(findings.count) finding(s)\n".utf8))
+            if !findings.isEmpty { throw ExitCode(1) }
         }
     }
 }

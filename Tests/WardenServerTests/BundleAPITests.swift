@@ -178,3 +178,41 @@ func jsonString(_ text: String) -> String {
         }
     }
 }
+
+@Suite struct NativeRuleBundleTests {
+    @Test(arguments: Backend.available)
+    func rulesDecideAndLint(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            let invalid = try await client.send(
+                .post, "/v1/tenants/acme/bundles", json: #"{"version":"1.0.0","rules":[{"id":"x","effect":"maybe"}]}"#)
+            #expect(invalid.status == .unprocessableContent)
+            let details = try #require(try invalid.object()["error"] as? [String: Any])["details"] as? [String: Any]
+            #expect(details?["rule"] as? Int == 0)
+            let rules = #"""
+                [{"id":"big-refunds","tool":"refund","effect":"require_approval","priority":10,"reason":"refund above 100",
+                  "conditions":[{"path":"input.request.amount","op":"gt","value":100}]},
+                 {"id":"refunds","tool":"refund","effect":"allow","priority":5},
+                 {"id":"small-refunds","tool":"refund","effect":"deny","priority":1,
+                  "conditions":[{"path":"input.request.amount","op":"lt","value":1}]}]
+                """#
+            let created = try await client.send(.post, "/v1/tenants/acme/bundles", json: #"{"version":"1.0.0","rules":\#(rules)}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let object = try created.object()
+            #expect(object["entrypoint"] as? String == "data.warden.rules.decision")
+            #expect(object["rule_count"] as? Int == 3)
+            let id = try #require(object["id"] as? String)
+            let lint = try await client.send(.get, "/v1/tenants/acme/bundles/\(id)/lint").object()
+            let findings = try #require(lint["findings"] as? [[String: Any]])
+            #expect(findings.map { $0["kind"] as? String } == ["unreachable"])
+            #expect(findings.first?["rule"] as? String == "small-refunds")
+            #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate").status == .ok)
+            let big = try await client.send(
+                .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"amount":500}}"#)
+            #expect(try big.decision() == ("require_approval", ["refund above 100"]))
+            let small = try await client.send(
+                .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"amount":5}}"#)
+            #expect(try small.decision() == ("allow", ["rule:refunds"]))
+        }
+    }
+}

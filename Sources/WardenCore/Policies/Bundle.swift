@@ -21,6 +21,8 @@ public struct PolicyBundle: Sendable, Equatable {
     public var modules: [String: String]
     /// Base data, an object (`data.*` in the policies).
     public var data: JSONValue
+    /// Native rules as given (a JSON array; see `NativeRules`), compiled to the module `rules.rego`.
+    public var rules: JSONValue
     /// The decision's path, `data.…` (for example `data.warden.decision`).
     public var entrypoint: String
     /// The answer when the entry point is undefined (counted as a no-match).
@@ -34,7 +36,8 @@ public struct PolicyBundle: Sendable, Equatable {
 
     public init(
         id: UUID, tenantID: UUID, version: SemanticVersion, status: BundleStatus, modules: [String: String], data: JSONValue,
-        entrypoint: String, defaultEffect: DefaultEffect, notes: String?, createdBy: String, createdAt: Date, updatedAt: Date,
+        rules: JSONValue = .array([]), entrypoint: String, defaultEffect: DefaultEffect, notes: String?, createdBy: String, createdAt: Date,
+        updatedAt: Date,
         activatedAt: Date? = nil, activatedBy: String? = nil
     ) {
         self.id = id
@@ -43,6 +46,7 @@ public struct PolicyBundle: Sendable, Equatable {
         self.status = status
         self.modules = modules
         self.data = data
+        self.rules = rules
         self.entrypoint = entrypoint
         self.defaultEffect = defaultEffect
         self.notes = notes
@@ -59,17 +63,19 @@ public struct BundleDraft: Sendable {
     public var version: String
     public var modules: [String: String]
     public var data: JSONValue
+    public var rules: JSONValue
     public var entrypoint: String
     public var defaultEffect: DefaultEffect
     public var notes: String?
 
     public init(
-        version: String, modules: [String: String], data: JSONValue = .object([:]), entrypoint: String,
+        version: String, modules: [String: String], data: JSONValue = .object([:]), rules: JSONValue = .array([]), entrypoint: String,
         defaultEffect: DefaultEffect = .deny, notes: String? = nil
     ) {
         self.version = version
         self.modules = modules
         self.data = data
+        self.rules = rules
         self.entrypoint = entrypoint
         self.defaultEffect = defaultEffect
         self.notes = notes
@@ -80,16 +86,18 @@ public struct BundleDraft: Sendable {
 public struct BundlePatch: Sendable {
     public var modules: [String: String]?
     public var data: JSONValue?
+    public var rules: JSONValue?
     public var entrypoint: String?
     public var defaultEffect: DefaultEffect?
     public var notes: String??
 
     public init(
-        modules: [String: String]? = nil, data: JSONValue? = nil, entrypoint: String? = nil, defaultEffect: DefaultEffect? = nil,
-        notes: String?? = nil
+        modules: [String: String]? = nil, data: JSONValue? = nil, rules: JSONValue? = nil, entrypoint: String? = nil,
+        defaultEffect: DefaultEffect? = nil, notes: String?? = nil
     ) {
         self.modules = modules
         self.data = data
+        self.rules = rules
         self.entrypoint = entrypoint
         self.defaultEffect = defaultEffect
         self.notes = notes

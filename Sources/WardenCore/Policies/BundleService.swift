@@ -33,11 +33,11 @@ public struct BundleService: Sendable {
             throw WardenError(.invalidField, "version '\(draft.version)' is not a semantic version (MAJOR.MINOR.PATCH, such as 1.4.0)")
         }
         try Self.validate(modules: draft.modules, notes: draft.notes)
-        _ = try CompiledBundle.compile(modules: draft.modules, data: draft.data, entrypoint: draft.entrypoint)
+        _ = try CompiledBundle.compile(modules: draft.modules, data: draft.data, rules: draft.rules, entrypoint: draft.entrypoint)
         let now = now()
         let bundle = PolicyBundle(
             id: UUID.v7(at: now), tenantID: tenant.id, version: version, status: .draft, modules: draft.modules, data: draft.data,
-            entrypoint: draft.entrypoint, defaultEffect: draft.defaultEffect, notes: draft.notes, createdBy: principal.actor,
+            rules: draft.rules, entrypoint: draft.entrypoint, defaultEffect: draft.defaultEffect, notes: draft.notes, createdBy: principal.actor,
             createdAt: now, updatedAt: now
         )
         try await store.write { repos in
@@ -48,7 +48,11 @@ public struct BundleService: Sendable {
             try await repos.audit.append(
                 AuditEvent(
                     id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "bundle.created", target: "bundle:\(version)",
-                    reason: draft.notes, details: ["bundle_id": bundle.id.uuidString.lowercased(), "modules": String(draft.modules.count)],
+                    reason: draft.notes,
+                    details: [
+                        "bundle_id": bundle.id.uuidString.lowercased(), "modules": String(draft.modules.count),
+                        "rules": String(draft.rules.arrayCount),
+                    ],
                     createdAt: now
                 )
             )
@@ -76,6 +80,10 @@ public struct BundleService: Sendable {
                 bundle.data = data
                 changed.append("data")
             }
+            if let rules = patch.rules, rules != bundle.rules {
+                bundle.rules = rules
+                changed.append("rules")
+            }
             if let entrypoint = patch.entrypoint, entrypoint != bundle.entrypoint {
                 bundle.entrypoint = entrypoint
                 changed.append("entrypoint")
@@ -89,7 +97,7 @@ public struct BundleService: Sendable {
                 changed.append("notes")
             }
             guard !changed.isEmpty else { return bundle }
-            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, entrypoint: bundle.entrypoint)
+            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
             bundle.updatedAt = now
             try await repos.bundles.update(bundle)
             try await repos.audit.append(
@@ -134,7 +142,7 @@ public struct BundleService: Sendable {
             case .draft: break
             }
             // Compiled again here: a draft that no longer compiles (say, after an engine change) never decides.
-            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, entrypoint: bundle.entrypoint)
+            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
             var previous = try await repos.bundles.active(tenantID: tenant.id)
             if var old = previous {
                 old.status = .archived
@@ -176,6 +184,13 @@ public struct BundleService: Sendable {
             ]
         )
         return bundle
+    }
+
+    /// Lint findings of the bundle's native rules (duplicate ids, unreachable rules, equal-priority conflicts).
+    public func lint(by principal: Principal, tenant: Tenant, id: UUID) async throws -> (PolicyBundle, [NativeRules.Finding]) {
+        try principal.require(.readBundles)
+        let bundle = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
+        return (bundle, NativeRules.lint(try NativeRules.parse(bundle.rules)))
     }
 
     // MARK: Helpers

@@ -16,7 +16,7 @@ public final class CompiledBundle: Sendable {
         id = bundle.id
         version = bundle.version
         defaultEffect = bundle.defaultEffect
-        query = try Self.compile(modules: bundle.modules, data: bundle.data, entrypoint: bundle.entrypoint)
+        query = try Self.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
     }
 
     init(failing bundle: PolicyBundle) {
@@ -26,9 +26,20 @@ public final class CompiledBundle: Sendable {
         query = nil
     }
 
-    static func compile(modules: [String: String], data: JSONValue, entrypoint: String) throws(WardenError) -> PreparedQuery {
+    static func compile(modules: [String: String], data: JSONValue, rules: JSONValue, entrypoint: String) throws(WardenError)
+        -> PreparedQuery
+    {
         guard case .object = data else { throw WardenError(.invalidField, "data must be a JSON object") }
         let path = try Self.entrypointPath(entrypoint)
+        var modules = modules
+        let parsed = try NativeRules.parse(rules)
+        if !parsed.isEmpty {
+            guard modules[NativeRules.moduleName] == nil else {
+                throw WardenError(.invalidField, "the module name \(NativeRules.moduleName) is taken by the bundle's native rules; rename the module")
+            }
+            modules[NativeRules.moduleName] = NativeRules.module(parsed)
+        }
+        guard !modules.isEmpty else { throw WardenError(.missingField, "a bundle needs Rego modules or native rules") }
         do {
             let policy = try Policy(modules: modules, data: PolicyValue.rego(data))
             return try policy.prepare(path)

@@ -124,4 +124,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
             return 0
         }
     }
+
+    /// The number of elements of an array; 0 for anything else.
+    public var arrayCount: Int {
+        if case .array(let items) = self { return items.count }
+        return 0
+    }
 }

@@ -35,17 +35,31 @@ struct BundleController {
         group.get("/tenants/{tenant}/bundles/{bundle}", use: show)
         group.patch("/tenants/{tenant}/bundles/{bundle}", use: update)
         group.post("/tenants/{tenant}/bundles/{bundle}/activate", use: activate)
+        group.get("/tenants/{tenant}/bundles/{bundle}/lint", use: lint)
+    }
+
+    @Sendable func lint(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let (bundle, findings) = try await bundles.lint(by: principal, tenant: tenant, id: try Self.bundleID(context))
+        return JSONBody.response(
+            status: .ok,
+            JSONValue.object([
+                "bundle_id": Render.id(bundle.id), "version": .string(bundle.version.description), "rules": .int(Int64(bundle.rules.arrayCount)),
+                "findings": .array(findings.map(Render.finding)),
+            ]))
     }
 
     @Sendable func create(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
-        if let rules = body.rules, !rules.isEmpty {
-            throw WardenError(.invalidField, "native rule lists are not accepted yet; send Rego modules")
-        }
         let modules = body.modules ?? [:]
-        guard !modules.isEmpty else { throw WardenError(.missingField, "modules must hold at least one Rego module") }
+        let rules = JSONValue.array(body.rules ?? [])
+        guard !modules.isEmpty || rules.arrayCount > 0 else {
+            throw WardenError(.missingField, "a bundle needs Rego modules, native rules, or both")
+        }
+        // Rules alone decide through their own entry point unless told otherwise.
+        let entrypoint = body.entrypoint ?? (modules.isEmpty ? NativeRules.entrypoint : Self.defaultEntrypoint)
         let draft = BundleDraft(
-            version: body.version, modules: modules, data: body.data ?? .object([:]), entrypoint: body.entrypoint ?? Self.defaultEntrypoint,
+            version: body.version, modules: modules, data: body.data ?? .object([:]), rules: rules, entrypoint: entrypoint,
             defaultEffect: try body.defaultEffect.map { try ToolController.parse($0, as: DefaultEffect.self, field: "default_effect") } ?? .deny,
             notes: body.notes
         )
@@ -77,7 +91,7 @@ struct BundleController {
 
     @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let fields = try await JSONBody.decode([String: JSONValue].self, from: request, context: context)
-        let allowed: Set<String> = ["modules", "data", "entrypoint", "default_effect", "notes"]
+        let allowed: Set<String> = ["modules", "data", "rules", "entrypoint", "default_effect", "notes"]
         if fields["version"] != nil { throw WardenError(.invalidField, "version cannot change; create a bundle with the new version") }
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw WardenError(.invalidField, "unknown field '\(unknown)'; patchable: \(allowed.sorted().joined(separator: ", "))")
@@ -90,6 +104,10 @@ struct BundleController {
             patch.modules = try items.mapValues { try ToolController.string($0, field: "modules[]") }
         }
         patch.data = fields["data"]
+        if let value = fields["rules"] {
+            guard case .array = value else { throw WardenError(.invalidField, "field 'rules' must be an array of rule objects") }
+            patch.rules = value
+        }
         patch.entrypoint = try fields["entrypoint"].map { try ToolController.string($0, field: "entrypoint") }
         patch.defaultEffect = try fields["default_effect"].map {
             try ToolController.parse(try ToolController.string($0, field: "default_effect"), as: DefaultEffect.self, field: "default_effect")
@@ -122,11 +140,20 @@ extension Render {
             "default_effect": .string(bundle.defaultEffect.rawValue), "notes": text(bundle.notes), "created_by": .string(bundle.createdBy),
             "created_at": time(bundle.createdAt), "updated_at": time(bundle.updatedAt), "activated_at": time(bundle.activatedAt),
             "activated_by": text(bundle.activatedBy), "module_names": strings(bundle.modules.keys.sorted()),
+            "rule_count": .int(Int64(bundle.rules.arrayCount)),
         ]
         if withSources {
             fields["modules"] = .object(bundle.modules.mapValues(JSONValue.string))
             fields["data"] = bundle.data
+            fields["rules"] = bundle.rules
         }
         return .object(fields)
+    }
+
+    static func finding(_ finding: NativeRules.Finding) -> JSONValue {
+        .object([
+            "kind": .string(finding.kind.rawValue), "rule": .string(finding.rule), "other": text(finding.other),
+            "message": .string(finding.message),
+        ])
     }
 }

@@ -13,6 +13,7 @@ extension Migration {
                 .column("status", type: .text, .notNull)
                 .column("modules", type: .text, .notNull)
                 .column("data", type: .text, .notNull)
+                .column("rules", type: .text, .notNull)
                 .column("entrypoint", type: .text, .notNull)
                 .column("default_effect", type: .text, .notNull)
                 .column("notes", type: .text)

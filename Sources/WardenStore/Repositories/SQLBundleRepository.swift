@@ -6,7 +6,7 @@ struct SQLBundleRepository: BundleRepository {
     let db: any SQLDatabase
 
     static let columns = [
-        "id", "tenant_id", "version", "status", "modules", "data", "entrypoint", "default_effect", "notes", "created_by", "created_at",
+        "id", "tenant_id", "version", "status", "modules", "data", "rules", "entrypoint", "default_effect", "notes", "created_by", "created_at",
         "updated_at", "activated_at", "activated_by",
     ]
 
@@ -23,6 +23,7 @@ struct SQLBundleRepository: BundleRepository {
             .set("status", to: bundle.status.rawValue)
             .set("modules", to: StoredJSON.encode(bundle.modules))
             .set("data", to: StoredJSON.encode(bundle.data))
+            .set("rules", to: StoredJSON.encode(bundle.rules))
             .set("entrypoint", to: bundle.entrypoint)
             .set("default_effect", to: bundle.defaultEffect.rawValue)
             .set("notes", to: SQLBind(bundle.notes))
@@ -70,6 +71,7 @@ struct SQLBundleRepository: BundleRepository {
         [
             SQLBind(bundle.id.uuidString.lowercased()), SQLBind(bundle.tenantID.uuidString.lowercased()), SQLBind(bundle.version.description),
             SQLBind(bundle.status.rawValue), SQLBind(StoredJSON.encode(bundle.modules)), SQLBind(StoredJSON.encode(bundle.data)),
+            SQLBind(StoredJSON.encode(bundle.rules)),
             SQLBind(bundle.entrypoint), SQLBind(bundle.defaultEffect.rawValue), SQLBind(bundle.notes), SQLBind(bundle.createdBy),
             SQLBind(Timestamp.format(bundle.createdAt)), SQLBind(Timestamp.format(bundle.updatedAt)),
             SQLBind(bundle.activatedAt.map(Timestamp.format)), SQLBind(bundle.activatedBy),
@@ -94,6 +96,7 @@ struct SQLBundleRepository: BundleRepository {
             status: status,
             modules: try StoredJSON.decode([String: String].self, try row.decode(column: "modules", as: String.self), column: "bundles.modules"),
             data: try StoredJSON.decode(JSONValue.self, try row.decode(column: "data", as: String.self), column: "bundles.data"),
+            rules: try StoredJSON.decode(JSONValue.self, try row.decode(column: "rules", as: String.self), column: "bundles.rules"),
             entrypoint: try row.decode(column: "entrypoint", as: String.self),
             defaultEffect: defaultEffect,
             notes: try row.decode(column: "notes", as: String?.self),
