@@ -78,6 +78,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
+                "Rego",
                 "WardenCore",
                 "WardenStore",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -7,7 +7,7 @@ import WardenCore
 struct PolicyCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Evaluate and check Rego policies locally (opa-compatible).",
-        subcommands: [Eval.self, Check.self, Test.self, Format.self, Lint.self]
+        subcommands: [Eval.self, Check.self, Test.self, Format.self, Lint.self, Explain.self]
     )
 
     struct Eval: AsyncParsableCommand {
@@ -213,6 +213,57 @@ extension PolicyCommands {
             for finding in findings { print("\(file): \(finding.kind.rawValue): \(finding.message)") }
             FileHandle.standardError.write(Data("\(rules.count) rule(s), \(findings.count) finding(s)\n".utf8))
             if !findings.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+extension PolicyCommands {
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Why would this be allowed or denied? Evaluates on the server without side effects and prints the rules that decided.",
+            discussion: "Uses the tenant's active bundle, or --bundle ID (a draft, say). Nothing is recorded."
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Option(help: "Agent id.") var agent: String
+        @Option(help: "Tool name.") var tool: String
+        @Option(help: "Action.") var action: String
+        @Option(help: "The call's input as JSON.") var input: String = "{}"
+        @Option(help: "Evaluate with this bundle instead of the active one.") var bundle: String?
+
+        func run() async throws {
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(input.utf8), options: [.fragmentsAllowed]) else {
+                throw ValidationError("--input is not valid JSON")
+            }
+            var body: [String: Any] = ["agent": agent, "tool": tool, "action": action, "input": parsed]
+            if let bundle { body["bundle_id"] = bundle }
+            let answer = try await client.call("POST", "/v1/tenants/\(tenant)/evaluate", body: body)
+            if client.output == .json {
+                client.print(answer, columns: [])
+                return
+            }
+            let object = answer as? [String: Any] ?? [:]
+            let explanation = object["explanation"] as? [String: Any] ?? [:]
+            let reasons = (object["reasons"] as? [String] ?? []).joined(separator: ", ")
+            print("effect: \(object["effect"] as? String ?? "?")  reasons: \(reasons)")
+            if let short = explanation["short_circuit"] as? String {
+                print("decided before any policy ran: \(short)")
+            } else if let bundle = explanation["bundle"] as? [String: Any] {
+                let state = (bundle["active"] as? Bool == true) ? "active" : (bundle["status"] as? String ?? "?")
+                print(
+                    "bundle \(bundle["version"] as? String ?? "?") (\(state)), entrypoint \(explanation["entrypoint"] as? String ?? "?"): \(explanation["policy_result"] as? String ?? "?")"
+                )
+                if let error = explanation["policy_error"] as? String { print("policy error: \(error)") }
+                for rule in explanation["rules"] as? [[String: Any]] ?? [] {
+                    let value =
+                        (try? JSONSerialization.data(withJSONObject: rule["value"] ?? NSNull(), options: [.fragmentsAllowed, .sortedKeys]))
+                        .map { String(decoding: $0, as: UTF8.self) } ?? "?"
+                    let marker = rule["default"] as? Bool == true ? " (default)" : ""
+                    print("  \(rule["file"] as? String ?? "?"):\(rule["line"] as? Int ?? 0)  \(rule["rule"] as? String ?? "?")\(marker) = \(value)")
+                }
+            } else {
+                print("no active bundle: the tenant's default effect answered")
+            }
         }
     }
 }

@@ -216,3 +216,53 @@ func jsonString(_ text: String) -> String {
         }
     }
 }
+
+@Suite struct SandboxEvaluationTests {
+    @Test(arguments: Backend.available)
+    func evaluateExplainsWithoutSideEffects(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            _ = try await Demo.setUp(client)
+            let created = try await client.send(.post, "/v1/tenants/acme/bundles", json: bundleJSON(version: "1.0.0"))
+            let draftID = try #require(try created.object()["id"] as? String)
+            let before = try await client.send(.get, "/v1/tenants/acme/decisions").array("items").count
+
+            // A draft can be tried before it decides anything.
+            let tried = try await client.send(
+                .post, "/v1/tenants/acme/evaluate",
+                json: #"{"agent":"bot","tool":"refund","action":"create","input":{"amount":500},"bundle_id":"\#(draftID)"}"#)
+            #expect(tried.status == .ok, "\(tried.text)")
+            let answer = try tried.object()
+            #expect(answer["effect"] as? String == "require_approval")
+            #expect(answer["reasons"] as? [String] == ["refund above 100"])
+            #expect((answer["obligations"] as? [String: Any])?["approvers"] as? Int == 1)
+            let explanation = try #require(answer["explanation"] as? [String: Any])
+            #expect((explanation["bundle"] as? [String: Any])?["status"] as? String == "draft")
+            #expect(explanation["policy_result"] as? String == "decided")
+            let rules = try #require(explanation["rules"] as? [[String: Any]])
+            let decidingRule = try #require(rules.last { $0["rule"] as? String == "data.warden.decision" })
+            #expect(decidingRule["file"] as? String == "policy/refunds.rego")
+            #expect(decidingRule["line"] as? Int == 10, "the require_approval definition, not the default")
+            #expect((explanation["input"] as? [String: Any])?["action"] as? String == "create")
+
+            // No bundle active: the tenant's default answers, and the explanation says the policy was not asked.
+            let live = try await client.send(
+                .post, "/v1/tenants/acme/evaluate", json: #"{"agent":"bot","tool":"refund","action":"create"}"#
+            ).object()
+            #expect(live["reasons"] as? [String] == ["default_allow"])
+            #expect((live["explanation"] as? [String: Any])?["policy_result"] is NSNull)
+
+            // A check before the policy names itself.
+            let short = try await client.send(
+                .post, "/v1/tenants/acme/evaluate", json: #"{"agent":"bot","tool":"refund","action":"delete","bundle_id":"\#(draftID)"}"#
+            )
+            .object()
+            #expect((short["explanation"] as? [String: Any])?["short_circuit"] as? String == "capability_violation")
+
+            // Nothing was recorded.
+            #expect(try await client.send(.get, "/v1/tenants/acme/decisions").array("items").count == before)
+            #expect(
+                try await client.send(.post, "/v1/tenants/acme/evaluate", json: #"{"agent":"ghost","tool":"refund","action":"create"}"#).status
+                    == .notFound)
+        }
+    }
+}

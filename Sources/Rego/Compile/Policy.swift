@@ -107,6 +107,21 @@ public struct PreparedQuery: Sendable {
         }
     }
 
+    /// `value(input:)` with an explanation: every rule definition that produced a value on the way,
+    /// in evaluation order (the entry point's own definitions among them), as `opa eval --explain`
+    /// would point at them.
+    public func explain(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> (value: Value?, trace: [RuleTrace]) {
+        let body = self.body
+        let policy = self.policy
+        let rule = self.rule
+        return try LargeStack.run { () throws(RegoError) in
+            let evaluator = Evaluator(policy: policy, input: input, strictBuiltinErrors: strictBuiltinErrors)
+            evaluator.trace = []
+            let value = try evaluator.documentValue(body, rule: rule)
+            return (value, evaluator.trace ?? [])
+        }
+    }
+
     /// Every solution: the values of the query's named variables (those not starting with `_`),
     /// plus, for a single-term query such as `data.p.allow`, the term's value under `"$value"`.
     public func evaluate(input: Value? = nil, strictBuiltinErrors: Bool = false) throws(RegoError) -> [[String: Value]] {

@@ -66,6 +66,7 @@ extension Evaluator {
                 result = value
                 return true
             }
+            if trace != nil, let result { trace?.append(RuleTrace(entry: fallback, location: fallback.rule.location, value: result)) }
         }
         return result
     }
@@ -76,9 +77,15 @@ extension Evaluator {
         activeEntry = entry
         defer { activeEntry = caller }
         let rule = entry.rule
-        if let value = try clauseOutput(rule, rule.value, rule.body, entry.scope, start, entry: entry) { return value }
+        if let value = try clauseOutput(rule, rule.value, rule.body, entry.scope, start, entry: entry) {
+            if trace != nil { trace?.append(RuleTrace(entry: entry, location: rule.location, value: value)) }
+            return value
+        }
         for clause in rule.elses {
-            if let value = try clauseOutput(rule, clause.value, clause.body, entry.scope, start) { return value }
+            if let value = try clauseOutput(rule, clause.value, clause.body, entry.scope, start) {
+                if trace != nil { trace?.append(RuleTrace(entry: entry, location: clause.location, value: value)) }
+                return value
+            }
         }
         return nil
     }
@@ -131,6 +138,7 @@ extension Evaluator {
             _ = try evalRuleBody(entry, Env()) { env in
                 try self.eval(keyTerm, env, scope) { value, _ in
                     items.insert(value)
+                    if self.trace != nil { self.trace?.append(RuleTrace(entry: entry, location: entry.rule.location, value: value)) }
                     return false
                 }
             }

@@ -15,6 +15,8 @@ final class Evaluator {
     var mocks: [String: Mock] = [:]
     /// The rule whose body is being evaluated, for `rego.metadata.rule()` and `rego.metadata.chain()`.
     var activeEntry: RuleTree.Entry?
+    /// When explaining, every rule definition that produced a value, in evaluation order.
+    var trace: [RuleTrace]?
     let strictBuiltinErrors: Bool
     var cache: [String: Value?] = [:]
     /// Rules being evaluated, innermost last (a short stack: a linear scan beats hashing).

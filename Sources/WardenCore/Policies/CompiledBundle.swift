@@ -65,6 +65,18 @@ public final class CompiledBundle: Sendable {
         return text
     }
 
+    /// `evaluate` with the rule definitions that produced values on the way (for `…/evaluate`).
+    public func explain(_ input: Value) -> (PolicyVerdict, [RuleTrace]) {
+        guard let query else { return (.error("the bundle does not compile with this version of Warden"), []) }
+        do {
+            let (value, trace) = try query.explain(input: input, strictBuiltinErrors: true)
+            guard let value else { return (.noMatch, trace) }
+            return (PolicyVerdict(result: value), trace)
+        } catch {
+            return (.error("\(error.code.name): \(error.message)"), [])
+        }
+    }
+
     /// Evaluates the entry point for one input document.
     public func evaluate(_ input: Value) -> PolicyVerdict {
         guard let query else { return .error("the active bundle does not compile with this version of Warden") }

@@ -77,7 +77,8 @@ public func buildApplication(
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
             decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock), hub: hub,
             eventHeartbeat: configuration.eventHeartbeat,
-            bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger)
+            bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
+            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -127,7 +128,7 @@ func buildRouter(
     AuditController(identity: identity, store: store).addRoutes(to: v1)
     AgentController(scope: scope, agents: services.agents).addRoutes(to: v1)
     ToolController(scope: scope, tools: services.tools).addRoutes(to: v1)
-    BundleController(scope: scope, bundles: services.bundles).addRoutes(to: v1)
+    BundleController(scope: scope, bundles: services.bundles, sandbox: services.sandbox).addRoutes(to: v1)
     EventController(scope: scope, store: store, hub: services.hub, heartbeat: services.eventHeartbeat).addRoutes(to: v1)
     DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store).addRoutes(to: v1)
     return router
@@ -142,6 +143,7 @@ struct DecisionPathServices: Sendable {
     var hub: EventHub
     var eventHeartbeat: Duration
     var bundles: BundleService
+    var sandbox: PolicySandbox
 }
 
 extension DecisionPathServices {
@@ -157,7 +159,8 @@ extension DecisionPathServices {
             snapshots: snapshots, agents: AgentService(store: store, snapshots: snapshots, authority: authority, clock: clock),
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
             decisions: DecisionService(snapshots: snapshots, log: GroupCommitDecisionLog(store: store, logger: logger), clock: clock), hub: hub,
-            eventHeartbeat: .seconds(15), bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger)
+            eventHeartbeat: .seconds(15), bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
+            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock)
         )
     }
 }

@@ -1,12 +1,30 @@
 import Foundation
 import Hummingbird
 import Logging
+import Rego
 import WardenCore
 
 /// `/v1/tenants/{tenant}/bundles`: policy bundles, drafts and activation.
 struct BundleController {
     let scope: TenantScope
     let bundles: BundleService
+    let sandbox: PolicySandbox
+
+    struct EvaluateRequest: Decodable {
+        var agent: String
+        var tool: String
+        var action: String
+        var input: JSONValue?
+        var runID: String?
+        var cost: Double?
+        var bundleID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case agent, tool, action, input, cost
+            case runID = "run_id"
+            case bundleID = "bundle_id"
+        }
+    }
 
     struct CreateRequest: Decodable {
         var version: String
@@ -36,6 +54,22 @@ struct BundleController {
         group.patch("/tenants/{tenant}/bundles/{bundle}", use: update)
         group.post("/tenants/{tenant}/bundles/{bundle}/activate", use: activate)
         group.get("/tenants/{tenant}/bundles/{bundle}/lint", use: lint)
+        group.post("/tenants/{tenant}/evaluate", use: evaluate)
+    }
+
+    /// A decision without side effects, with the bundle asked and the rules that produced values.
+    @Sendable func evaluate(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(EvaluateRequest.self, from: request, context: context)
+        var bundleID: UUID?
+        if let text = body.bundleID {
+            guard let id = UUID(uuidString: text) else { throw WardenError(.bundleNotFound, "bundle '\(text)' not found") }
+            bundleID = id
+        }
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let decisionRequest = DecisionRequest(
+            tool: body.tool, action: body.action, input: body.input ?? .object([:]), runID: body.runID, cost: body.cost)
+        let explanation = try await sandbox.evaluate(by: principal, tenant: tenant, agentID: body.agent, decisionRequest, bundleID: bundleID)
+        return JSONBody.response(status: .ok, Render.explanation(explanation))
     }
 
     @Sendable func lint(_ request: Request, context: WardenRequestContext) async throws -> Response {
@@ -148,6 +182,32 @@ extension Render {
             fields["rules"] = bundle.rules
         }
         return .object(fields)
+    }
+
+    static func explanation(_ explanation: PolicySandbox.Explanation) -> JSONValue {
+        let outcome = explanation.outcome
+        var bundle: JSONValue = .null
+        if let chosen = explanation.bundle {
+            bundle = .object([
+                "id": id(chosen.id), "version": .string(chosen.version.description), "status": .string(chosen.status.rawValue),
+                "active": .bool(explanation.isActiveBundle),
+            ])
+        }
+        let rules: [JSONValue] = explanation.trace.map { step in
+            .object([
+                "rule": .string(step.rule), "file": .string(step.file), "line": .int(Int64(step.line)), "value": PolicyValue.json(step.value),
+                "default": .bool(step.isDefault),
+            ])
+        }
+        return .object([
+            "effect": .string(outcome.effect.rawValue), "reasons": strings(outcome.reasons), "bundle": text(outcome.bundle),
+            "bundle_id": outcome.bundleID.map(id) ?? .null, "obligations": outcome.obligations ?? .null,
+            "explanation": .object([
+                "short_circuit": text(explanation.shortCircuit), "bundle": bundle, "entrypoint": text(explanation.entrypoint),
+                "policy_result": text(explanation.policyResult?.rawValue), "policy_error": text(explanation.policyError),
+                "rules": .array(rules), "input": explanation.input.map(PolicyValue.json) ?? .null,
+            ]),
+        ])
     }
 
     static func finding(_ finding: NativeRules.Finding) -> JSONValue {
