@@ -24,6 +24,7 @@ let package = Package(
         .executableTarget(
             name: "DecisionPath",
             dependencies: [
+                "BenchmarkPolicies",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "WardenCore", package: "Warden"),
                 .product(name: "WardenStore", package: "Warden"),

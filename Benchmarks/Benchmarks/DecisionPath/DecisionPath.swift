@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkPolicies
 import Foundation
 import Logging
 import WardenCore
@@ -59,10 +60,31 @@ let benchmarks: @Sendable () -> Void = {
         let agent = snapshot.agents["bot"]!
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            blackHole(DecisionEngine.decide(request, agent: agent, in: snapshot))
+            blackHole(DecisionEngine.decide(request, agent: agent, in: snapshot, now: Date()))
         }
     } setup: {
         fixture = try await Fixture.make()
+    }
+
+    // The same with the 5-rule agent policy active as the tenant's bundle: input document, Rego
+    // evaluation, result mapping.
+    Benchmark("DecisionEngine.decide (agent policy bundle)") { benchmark in
+        let snapshot = try await fixture.snapshots.snapshot(tenantID: fixture.tenantID)
+        let agent = snapshot.agents["bot"]!
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(DecisionEngine.decide(request, agent: agent, in: snapshot, now: Date()))
+        }
+    } setup: {
+        fixture = try await Fixture.make()
+        let policy = BenchmarkPolicies.agent
+        let now = Date()
+        let bundle = PolicyBundle(
+            id: UUID(), tenantID: fixture.tenantID, version: SemanticVersion("1.0.0")!, status: .active,
+            modules: ["agent.rego": policy.source], data: JSONValue.parse(policy.data)!, entrypoint: policy.query, defaultEffect: .deny,
+            notes: nil, createdBy: "bench", createdAt: now, updatedAt: now
+        )
+        fixture.snapshots.apply(activeBundle: try CompiledBundle(bundle), tenantID: fixture.tenantID)
     }
 
     // The whole in-process path without a database write: validation, snapshot load, engine,
