@@ -87,6 +87,38 @@ let benchmarks: @Sendable () -> Void = {
         fixture.snapshots.apply(activeBundle: try CompiledBundle(bundle), tenantID: fixture.tenantID)
     }
 
+    // The parts of a policy decision: building the input document, and evaluating the bundle.
+    Benchmark("PolicyInput.document") { benchmark in
+        let snapshot = try await fixture.snapshots.snapshot(tenantID: fixture.tenantID)
+        let agent = snapshot.agents["bot"]!
+        let tool = snapshot.tools["tool-3"]!.tool
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(PolicyInput.document(request, agent: agent, tool: tool, tenant: snapshot.tenant, now: Date()))
+        }
+    } setup: {
+        fixture = try await Fixture.make()
+    }
+
+    Benchmark("CompiledBundle.evaluate (agent policy)") { benchmark in
+        let snapshot = try await fixture.snapshots.snapshot(tenantID: fixture.tenantID)
+        let input = PolicyInput.document(request, agent: snapshot.agents["bot"]!, tool: snapshot.tools["tool-3"]!.tool, tenant: snapshot.tenant, now: Date())
+        let policy = BenchmarkPolicies.agent
+        let now = Date()
+        let bundle = try CompiledBundle(
+            PolicyBundle(
+                id: UUID(), tenantID: fixture.tenantID, version: SemanticVersion("1.0.0")!, status: .active,
+                modules: ["agent.rego": policy.source], data: JSONValue.parse(policy.data)!, entrypoint: policy.query, defaultEffect: .deny,
+                notes: nil, createdBy: "bench", createdAt: now, updatedAt: now
+            ))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(bundle.evaluate(input))
+        }
+    } setup: {
+        fixture = try await Fixture.make()
+    }
+
     // The whole in-process path without a database write: validation, snapshot load, engine,
     // record (id, canonical input, time), metrics.
     Benchmark("DecisionService.decide (no log write)") { benchmark in

@@ -63,7 +63,9 @@ public enum DecisionEngine {
         // 4. Policy: the active bundle, or the tenant's default effect while it has none.
         var outcome: DecisionOutcome
         if let bundle = snapshot.bundle {
-            let input = PolicyInput.document(request, agent: agent, tool: entry.tool, tenant: snapshot.tenant, now: now)
+            let input = PolicyInput.document(
+                request, agent: snapshot.agentPolicyValues[agent.agentID] ?? PolicyInput.value(of: agent), tool: entry.policyValue,
+                tenant: snapshot.tenantPolicyValue, now: now)
             outcome = Self.outcome(of: bundle.evaluate(input), bundle: bundle)
         } else {
             switch snapshot.tenant.defaultEffect {

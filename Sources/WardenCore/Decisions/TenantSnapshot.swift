@@ -1,4 +1,5 @@
 public import Foundation
+public import Rego
 import Synchronization
 
 /// Everything the hot path needs to decide for one tenant, immutable. Writers build a new snapshot
@@ -7,24 +8,37 @@ public struct TenantSnapshot: Sendable {
     public struct ToolEntry: Sendable {
         public var tool: Tool
         public var capabilities: Set<String>
+        /// `input.tool` for policies, built once.
+        public var policyValue: Value
 
         public init(_ tool: Tool) {
             self.tool = tool
             self.capabilities = Set(tool.capabilities)
+            self.policyValue = PolicyInput.value(of: tool)
         }
     }
 
-    public var tenant: Tenant
+    public var tenant: Tenant {
+        didSet { tenantPolicyValue = PolicyInput.value(of: tenant) }
+    }
     public var tools: [String: ToolEntry]
-    public var agents: [String: Agent]
+    public var agents: [String: Agent] {
+        didSet { agentPolicyValues = agents.mapValues(PolicyInput.value(of:)) }
+    }
+    /// `input.tenant` and each agent's `input.agent`, built once per change.
+    public private(set) var tenantPolicyValue: Value
+    public private(set) var agentPolicyValues: [String: Value]
     /// The active bundle, compiled; `nil` while the tenant has none (its default effect decides).
     public var bundle: CompiledBundle?
 
     public init(tenant: Tenant, tools: [Tool], agents: [Agent], bundle: CompiledBundle? = nil) {
         self.tenant = tenant
+        self.tenantPolicyValue = PolicyInput.value(of: tenant)
         self.bundle = bundle
         self.tools = Dictionary(tools.map { ($0.name, ToolEntry($0)) }, uniquingKeysWith: { first, _ in first })
-        self.agents = Dictionary(agents.map { ($0.agentID, $0) }, uniquingKeysWith: { first, _ in first })
+        let byID = Dictionary(agents.map { ($0.agentID, $0) }, uniquingKeysWith: { first, _ in first })
+        self.agents = byID
+        self.agentPolicyValues = byID.mapValues(PolicyInput.value(of:))
     }
 }
 
