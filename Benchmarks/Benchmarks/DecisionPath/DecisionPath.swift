@@ -40,6 +40,18 @@ struct Fixture {
         try await snapshots.preload()
         return Fixture(snapshots: snapshots, tenantID: tenant.id, store: store)
     }
+
+    /// The 5-rule agent policy of BenchmarkPolicies as an active, compiled bundle.
+    static func agentPolicy(tenantID: UUID) throws -> CompiledBundle {
+        let policy = BenchmarkPolicies.agent
+        let now = Date()
+        return try CompiledBundle(
+            PolicyBundle(
+                id: UUID(), tenantID: tenantID, version: SemanticVersion("1.0.0")!, status: .active, modules: ["agent.rego": policy.source],
+                data: JSONValue.parse(policy.data)!, entrypoint: policy.query, defaultEffect: .deny, notes: nil, createdBy: "bench",
+                createdAt: now, updatedAt: now
+            ))
+    }
 }
 
 let request = DecisionRequest(
@@ -77,14 +89,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     } setup: {
         fixture = try await Fixture.make()
-        let policy = BenchmarkPolicies.agent
-        let now = Date()
-        let bundle = PolicyBundle(
-            id: UUID(), tenantID: fixture.tenantID, version: SemanticVersion("1.0.0")!, status: .active,
-            modules: ["agent.rego": policy.source], data: JSONValue.parse(policy.data)!, entrypoint: policy.query, defaultEffect: .deny,
-            notes: nil, createdBy: "bench", createdAt: now, updatedAt: now
-        )
-        fixture.snapshots.apply(activeBundle: try CompiledBundle(bundle), tenantID: fixture.tenantID)
+        fixture.snapshots.apply(activeBundle: try Fixture.agentPolicy(tenantID: fixture.tenantID), tenantID: fixture.tenantID)
     }
 
     // The parts of a policy decision: building the input document, and evaluating the bundle.
@@ -103,14 +108,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("CompiledBundle.evaluate (agent policy)") { benchmark in
         let snapshot = try await fixture.snapshots.snapshot(tenantID: fixture.tenantID)
         let input = PolicyInput.document(request, agent: snapshot.agents["bot"]!, tool: snapshot.tools["tool-3"]!.tool, tenant: snapshot.tenant, now: Date())
-        let policy = BenchmarkPolicies.agent
-        let now = Date()
-        let bundle = try CompiledBundle(
-            PolicyBundle(
-                id: UUID(), tenantID: fixture.tenantID, version: SemanticVersion("1.0.0")!, status: .active,
-                modules: ["agent.rego": policy.source], data: JSONValue.parse(policy.data)!, entrypoint: policy.query, defaultEffect: .deny,
-                notes: nil, createdBy: "bench", createdAt: now, updatedAt: now
-            ))
+        let bundle = try Fixture.agentPolicy(tenantID: fixture.tenantID)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(bundle.evaluate(input))

@@ -71,31 +71,14 @@ public struct BundleService: Sendable {
             guard bundle.status == .draft else {
                 throw WardenError(.bundleImmutable, "bundle \(bundle.version) is \(bundle.status.rawValue); only drafts can change")
             }
-            var changed: [String] = []
-            if let modules = patch.modules, modules != bundle.modules {
-                bundle.modules = modules
-                changed.append("modules")
-            }
-            if let data = patch.data, data != bundle.data {
-                bundle.data = data
-                changed.append("data")
-            }
-            if let rules = patch.rules, rules != bundle.rules {
-                bundle.rules = rules
-                changed.append("rules")
-            }
-            if let entrypoint = patch.entrypoint, entrypoint != bundle.entrypoint {
-                bundle.entrypoint = entrypoint
-                changed.append("entrypoint")
-            }
-            if let effect = patch.defaultEffect, effect != bundle.defaultEffect {
-                bundle.defaultEffect = effect
-                changed.append("default_effect")
-            }
-            if let notes = patch.notes, notes != bundle.notes {
-                bundle.notes = notes
-                changed.append("notes")
-            }
+            var changes = FieldChanges()
+            changes.apply(patch.modules, to: &bundle.modules, field: "modules")
+            changes.apply(patch.data, to: &bundle.data, field: "data")
+            changes.apply(patch.rules, to: &bundle.rules, field: "rules")
+            changes.apply(patch.entrypoint, to: &bundle.entrypoint, field: "entrypoint")
+            changes.apply(patch.defaultEffect, to: &bundle.defaultEffect, field: "default_effect")
+            changes.apply(patch.notes, to: &bundle.notes, field: "notes")
+            let changed = changes.names
             guard !changed.isEmpty else { return bundle }
             _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
             bundle.updatedAt = now

@@ -113,31 +113,14 @@ public struct ToolService: Sendable {
         let now = now()
         let (tool, event) = try await store.write { repos in
             var tool = try await Self.find(tenant: tenant, name: name, repos)
-            var changed: [String] = []
-            if let value = patch.description, value != tool.description {
-                tool.description = value
-                changed.append("description")
-            }
-            if let value = patch.risk, value != tool.risk {
-                tool.risk = value
-                changed.append("risk")
-            }
-            if let value = patch.capabilities, value != tool.capabilities {
-                tool.capabilities = value
-                changed.append("capabilities")
-            }
-            if let value = patch.approvalLevel, value != tool.approvalLevel {
-                tool.approvalLevel = value
-                changed.append("approval_level")
-            }
-            if let value = patch.endpoint, value != tool.endpoint {
-                tool.endpoint = value
-                changed.append("endpoint")
-            }
-            if let value = patch.compensation, value != tool.compensation {
-                tool.compensation = value
-                changed.append("compensation")
-            }
+            var changes = FieldChanges()
+            changes.apply(patch.description, to: &tool.description, field: "description")
+            changes.apply(patch.risk, to: &tool.risk, field: "risk")
+            changes.apply(patch.capabilities, to: &tool.capabilities, field: "capabilities")
+            changes.apply(patch.approvalLevel, to: &tool.approvalLevel, field: "approval_level")
+            changes.apply(patch.endpoint, to: &tool.endpoint, field: "endpoint")
+            changes.apply(patch.compensation, to: &tool.compensation, field: "compensation")
+            let changed = changes.names
             guard !changed.isEmpty else { return (tool, TenantEvent?.none) }
             tool.updatedAt = now
             try await repos.tools.update(tool)
