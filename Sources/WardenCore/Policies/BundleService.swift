@@ -66,22 +66,26 @@ public struct BundleService: Sendable {
         if let modules = patch.modules { try Self.validate(modules: modules, notes: nil) }
         if let notes = patch.notes { try Self.validate(modules: [:], notes: notes) }
         let now = now()
-        return try await store.write { repos in
-            var bundle = try await Self.find(tenant: tenant, id: id, repos)
-            guard bundle.status == .draft else {
-                throw WardenError(.bundleImmutable, "bundle \(bundle.version) is \(bundle.status.rawValue); only drafts can change")
-            }
-            var changes = FieldChanges()
-            changes.apply(patch.modules, to: &bundle.modules, field: "modules")
-            changes.apply(patch.data, to: &bundle.data, field: "data")
-            changes.apply(patch.rules, to: &bundle.rules, field: "rules")
-            changes.apply(patch.entrypoint, to: &bundle.entrypoint, field: "entrypoint")
-            changes.apply(patch.defaultEffect, to: &bundle.defaultEffect, field: "default_effect")
-            changes.apply(patch.notes, to: &bundle.notes, field: "notes")
-            let changed = changes.names
-            guard !changed.isEmpty else { return bundle }
-            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
-            bundle.updatedAt = now
+        // Compiled outside the transaction (a large policy takes a while; the database is not held
+        // meanwhile), then written only if the draft did not change in between.
+        let read = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
+        var bundle = read
+        guard bundle.status == .draft else {
+            throw WardenError(.bundleImmutable, "bundle \(bundle.version) is \(bundle.status.rawValue); only drafts can change")
+        }
+        var changes = FieldChanges()
+        changes.apply(patch.modules, to: &bundle.modules, field: "modules")
+        changes.apply(patch.data, to: &bundle.data, field: "data")
+        changes.apply(patch.rules, to: &bundle.rules, field: "rules")
+        changes.apply(patch.entrypoint, to: &bundle.entrypoint, field: "entrypoint")
+        changes.apply(patch.defaultEffect, to: &bundle.defaultEffect, field: "default_effect")
+        changes.apply(patch.notes, to: &bundle.notes, field: "notes")
+        let changed = changes.names
+        guard !changed.isEmpty else { return bundle }
+        _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
+        bundle.updatedAt = now
+        return try await store.write { [bundle] repos in
+            try Self.requireUnchanged(try await Self.find(tenant: tenant, id: id, repos), since: read)
             try await repos.bundles.update(bundle)
             try await repos.audit.append(
                 AuditEvent(
@@ -117,15 +121,18 @@ public struct BundleService: Sendable {
         try principal.require(.activateBundles)
         if let reason { try Tool.validate(text: reason, field: "reason", max: 1000) }
         let now = now()
+        // Compiled once, before the transaction: a draft that no longer compiles (say, after an engine
+        // change) never decides, and the compiled bundle is what the snapshot gets after the commit.
+        let read = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
+        switch read.status {
+        case .active: throw WardenError(.bundleAlreadyActive, "bundle \(read.version) is already active")
+        case .archived: throw WardenError(.bundleImmutable, "bundle \(read.version) is archived and cannot be activated again")
+        case .draft: break
+        }
+        let compiled = try CompiledBundle(read)
         let (bundle, previous, event) = try await store.write { repos in
             var bundle = try await Self.find(tenant: tenant, id: id, repos)
-            switch bundle.status {
-            case .active: throw WardenError(.bundleAlreadyActive, "bundle \(bundle.version) is already active")
-            case .archived: throw WardenError(.bundleImmutable, "bundle \(bundle.version) is archived and cannot be activated again")
-            case .draft: break
-            }
-            // Compiled again here: a draft that no longer compiles (say, after an engine change) never decides.
-            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
+            try Self.requireUnchanged(bundle, since: read)
             var previous = try await repos.bundles.active(tenantID: tenant.id)
             if var old = previous {
                 old.status = .archived
@@ -157,7 +164,7 @@ public struct BundleService: Sendable {
             try await repos.events.insert(event)
             return (bundle, previous, event)
         }
-        snapshots.apply(activeBundle: SnapshotStore.compiled(bundle), tenantID: tenant.id)
+        snapshots.apply(activeBundle: compiled, tenantID: tenant.id)
         hub.publish(event)
         logger.notice(
             "bundle.activated",
@@ -189,6 +196,16 @@ public struct BundleService: Sendable {
         }
         guard total <= maximumSourceBytes else { throw WardenError(.invalidField, "a bundle's modules hold at most \(maximumSourceBytes) bytes") }
         try Tool.validate(text: notes, field: "notes", max: 4000)
+    }
+
+    /// A draft edited or activated by someone else between our read and our write is a conflict:
+    /// what we compiled is not what is stored.
+    static func requireUnchanged(_ current: PolicyBundle, since read: PolicyBundle) throws(WardenError) {
+        guard current.status == read.status, current.updatedAt == read.updatedAt else {
+            throw WardenError(
+                .bundleImmutable, "bundle \(current.version) changed while this request was being handled (now \(current.status.rawValue)); try again"
+            )
+        }
     }
 
     static func find(tenant: Tenant, id: UUID, _ repos: Repositories) async throws -> PolicyBundle {
