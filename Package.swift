@@ -81,6 +81,7 @@ let package = Package(
                 "Rego",
                 "WardenCore",
                 "WardenStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -31,6 +31,8 @@ public enum DecisionReason {
     public static let noMatch = "no_match"
     /// The policy failed at run time; the decision denies (fail closed).
     public static let policyError = "policy_error"
+    /// The bundle's external OPA did not answer in time or failed; the decision denies (fail closed).
+    public static let policyUnavailable = "policy_unavailable"
 }
 
 /// The durable record of one decision.

@@ -1,4 +1,5 @@
 public import Foundation
+public import Rego
 
 /// What an agent asks.
 public struct DecisionRequest: Sendable, Equatable {
@@ -47,7 +48,11 @@ public struct DecisionOutcome: Sendable, Equatable {
 
 /// The pure decision: a function of one snapshot and one request. No I/O, no clock.
 public enum DecisionEngine {
-    public static func decide(_ request: DecisionRequest, agent: Agent, in snapshot: TenantSnapshot, now: Date) -> DecisionOutcome {
+    /// `verdict` is the answer of the bundle's external OPA, when it delegates (asked before, by the
+    /// service, since that is I/O); a delegating bundle without one denies as unavailable.
+    public static func decide(
+        _ request: DecisionRequest, agent: Agent, in snapshot: TenantSnapshot, now: Date, verdict: PolicyVerdict? = nil
+    ) -> DecisionOutcome {
         // 1. The tool must exist.
         guard let entry = snapshot.tools[request.tool] else {
             return DecisionOutcome(effect: .deny, reasons: [DecisionReason.unknownTool])
@@ -63,10 +68,14 @@ public enum DecisionEngine {
         // 4. Policy: the active bundle, or the tenant's default effect while it has none.
         var outcome: DecisionOutcome
         if let bundle = snapshot.bundle {
-            let input = PolicyInput.document(
-                request, agent: snapshot.agentPolicyValues[agent.agentID] ?? PolicyInput.value(of: agent), tool: entry.policyValue,
-                tenant: snapshot.tenantPolicyValue, now: now)
-            outcome = Self.outcome(of: bundle.evaluate(input), bundle: bundle)
+            if let verdict {
+                outcome = Self.outcome(of: verdict, bundle: bundle)
+            } else if bundle.external != nil {
+                outcome = Self.outcome(of: .unavailable("no answer from the external OPA"), bundle: bundle)
+            } else {
+                outcome = Self.outcome(
+                    of: bundle.evaluate(Self.input(request, agent: agent, entry: entry, snapshot: snapshot, now: now)), bundle: bundle)
+            }
         } else {
             switch snapshot.tenant.defaultEffect {
             case .allow: outcome = DecisionOutcome(effect: .allow, reasons: [DecisionReason.defaultAllow])
@@ -79,6 +88,21 @@ public enum DecisionEngine {
             outcome.reasons.append(DecisionReason.approvalRequired)
         }
         return outcome
+    }
+
+    /// The policy input document, from the snapshot's prebuilt parts.
+    public static func input(_ request: DecisionRequest, agent: Agent, entry: TenantSnapshot.ToolEntry, snapshot: TenantSnapshot, now: Date)
+        -> Value
+    {
+        PolicyInput.document(
+            request, agent: snapshot.agentPolicyValues[agent.agentID] ?? PolicyInput.value(of: agent), tool: entry.policyValue,
+            tenant: snapshot.tenantPolicyValue, now: now)
+    }
+
+    /// Whether the request gets past the checks before the policy (tool known, active, action offered).
+    public static func reachesPolicy(_ request: DecisionRequest, in snapshot: TenantSnapshot) -> TenantSnapshot.ToolEntry? {
+        guard let entry = snapshot.tools[request.tool], entry.tool.isActive, entry.capabilities.contains(request.action) else { return nil }
+        return entry
     }
 
     static func outcome(of verdict: PolicyVerdict, bundle: CompiledBundle) -> DecisionOutcome {
@@ -94,6 +118,9 @@ public enum DecisionEngine {
         case .error:
             // Fail closed.
             return DecisionOutcome(effect: .deny, reasons: [DecisionReason.policyError], bundle: version, bundleID: bundle.id, policyResult: .error)
+        case .unavailable:
+            return DecisionOutcome(
+                effect: .deny, reasons: [DecisionReason.policyUnavailable], bundle: version, bundleID: bundle.id, policyResult: .error)
         }
     }
 }

@@ -6,14 +6,17 @@ public struct DecisionService: Sendable {
     let snapshots: SnapshotStore
     let log: any DecisionLog
     let clock: any WallClock
+    /// Asks an external OPA for bundles that delegate; without one they deny as unavailable.
+    let external: (any ExternalPolicyClient)?
     private let counters: [Effect: Counter]
     private let capabilityViolations: Counter
     private let duration: Metrics.Timer
 
-    public init(snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock) {
+    public init(snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock, external: (any ExternalPolicyClient)? = nil) {
         self.snapshots = snapshots
         self.log = log
         self.clock = clock
+        self.external = external
         var counters: [Effect: Counter] = [:]
         for effect in Effect.allCases {
             counters[effect] = Counter(label: "warden_policy_decisions_total", dimensions: [("decision", effect.rawValue)])
@@ -43,7 +46,12 @@ public struct DecisionService: Sendable {
             throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
         }
         let now = clock.now()
-        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now)
+        var verdict: PolicyVerdict?
+        if let opa = snapshot.bundle?.external, let entry = DecisionEngine.reachesPolicy(request, in: snapshot) {
+            let input = DecisionEngine.input(request, agent: agent, entry: entry, snapshot: snapshot, now: now)
+            verdict = await external?.evaluate(opa, input: input) ?? .unavailable("no client for external OPA servers")
+        }
+        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict)
         let evaluated = ContinuousClock.now - start
         let record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,

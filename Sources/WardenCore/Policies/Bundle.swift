@@ -23,6 +23,8 @@ public struct PolicyBundle: Sendable, Equatable {
     public var data: JSONValue
     /// Native rules as given (a JSON array; see `NativeRules`), compiled to the module `rules.rego`.
     public var rules: JSONValue
+    /// An OPA server that decides instead of local modules, if the bundle delegates.
+    public var opa: ExternalOPA?
     /// The decision's path, `data.…` (for example `data.warden.decision`).
     public var entrypoint: String
     /// The answer when the entry point is undefined (counted as a no-match).
@@ -36,7 +38,8 @@ public struct PolicyBundle: Sendable, Equatable {
 
     public init(
         id: UUID, tenantID: UUID, version: SemanticVersion, status: BundleStatus, modules: [String: String], data: JSONValue,
-        rules: JSONValue = .array([]), entrypoint: String, defaultEffect: DefaultEffect, notes: String?, createdBy: String, createdAt: Date,
+        rules: JSONValue = .array([]), opa: ExternalOPA? = nil, entrypoint: String, defaultEffect: DefaultEffect, notes: String?, createdBy: String,
+        createdAt: Date,
         updatedAt: Date,
         activatedAt: Date? = nil, activatedBy: String? = nil
     ) {
@@ -47,6 +50,7 @@ public struct PolicyBundle: Sendable, Equatable {
         self.modules = modules
         self.data = data
         self.rules = rules
+        self.opa = opa
         self.entrypoint = entrypoint
         self.defaultEffect = defaultEffect
         self.notes = notes
@@ -64,18 +68,20 @@ public struct BundleDraft: Sendable {
     public var modules: [String: String]
     public var data: JSONValue
     public var rules: JSONValue
+    public var opa: ExternalOPA?
     public var entrypoint: String
     public var defaultEffect: DefaultEffect
     public var notes: String?
 
     public init(
-        version: String, modules: [String: String], data: JSONValue = .object([:]), rules: JSONValue = .array([]), entrypoint: String,
-        defaultEffect: DefaultEffect = .deny, notes: String? = nil
+        version: String, modules: [String: String], data: JSONValue = .object([:]), rules: JSONValue = .array([]), opa: ExternalOPA? = nil,
+        entrypoint: String, defaultEffect: DefaultEffect = .deny, notes: String? = nil
     ) {
         self.version = version
         self.modules = modules
         self.data = data
         self.rules = rules
+        self.opa = opa
         self.entrypoint = entrypoint
         self.defaultEffect = defaultEffect
         self.notes = notes

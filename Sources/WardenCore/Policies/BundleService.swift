@@ -33,11 +33,18 @@ public struct BundleService: Sendable {
             throw WardenError(.invalidField, "version '\(draft.version)' is not a semantic version (MAJOR.MINOR.PATCH, such as 1.4.0)")
         }
         try Self.validate(modules: draft.modules, notes: draft.notes)
-        _ = try CompiledBundle.compile(modules: draft.modules, data: draft.data, rules: draft.rules, entrypoint: draft.entrypoint)
+        if draft.opa != nil {
+            guard draft.modules.isEmpty, draft.rules.arrayCount == 0 else {
+                throw WardenError(.invalidField, "a bundle either names an OPA server or holds modules and rules, not both")
+            }
+        } else {
+            _ = try CompiledBundle.compile(modules: draft.modules, data: draft.data, rules: draft.rules, entrypoint: draft.entrypoint)
+        }
         let now = now()
         let bundle = PolicyBundle(
             id: UUID.v7(at: now), tenantID: tenant.id, version: version, status: .draft, modules: draft.modules, data: draft.data,
-            rules: draft.rules, entrypoint: draft.entrypoint, defaultEffect: draft.defaultEffect, notes: draft.notes, createdBy: principal.actor,
+            rules: draft.rules, opa: draft.opa, entrypoint: draft.entrypoint, defaultEffect: draft.defaultEffect, notes: draft.notes,
+            createdBy: principal.actor,
             createdAt: now, updatedAt: now
         )
         try await store.write { repos in
@@ -82,7 +89,11 @@ public struct BundleService: Sendable {
         changes.apply(patch.notes, to: &bundle.notes, field: "notes")
         let changed = changes.names
         guard !changed.isEmpty else { return bundle }
-        _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
+        if bundle.opa == nil {
+            _ = try CompiledBundle.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
+        } else if !bundle.modules.isEmpty || bundle.rules.arrayCount > 0 {
+            throw WardenError(.invalidField, "a bundle either names an OPA server or holds modules and rules, not both")
+        }
         bundle.updatedAt = now
         return try await store.write { [bundle] repos in
             try Self.requireUnchanged(try await Self.find(tenant: tenant, id: id, repos), since: read)

@@ -7,8 +7,10 @@ public final class CompiledBundle: Sendable {
     public let id: UUID
     public let version: SemanticVersion
     public let defaultEffect: DefaultEffect
-    /// `nil` for a stored bundle this engine could not compile: every evaluation is a policy error.
+    /// `nil` for a stored bundle this engine could not compile, or one that delegates to OPA.
     let query: PreparedQuery?
+    /// The OPA server that decides for this bundle, if it delegates.
+    public let external: ExternalOPA?
 
     /// Compiles the bundle's modules and data; a mistake is a `invalid_policy` error naming the file,
     /// line and column.
@@ -16,13 +18,16 @@ public final class CompiledBundle: Sendable {
         id = bundle.id
         version = bundle.version
         defaultEffect = bundle.defaultEffect
-        query = try Self.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint)
+        external = bundle.opa
+        query =
+            bundle.opa == nil ? try Self.compile(modules: bundle.modules, data: bundle.data, rules: bundle.rules, entrypoint: bundle.entrypoint) : nil
     }
 
     init(failing bundle: PolicyBundle) {
         id = bundle.id
         version = bundle.version
         defaultEffect = bundle.defaultEffect
+        external = bundle.opa
         query = nil
     }
 
@@ -79,7 +84,10 @@ public final class CompiledBundle: Sendable {
 
     /// Evaluates the entry point for one input document.
     public func evaluate(_ input: Value) -> PolicyVerdict {
-        guard let query else { return .error("the active bundle does not compile with this version of Warden") }
+        guard let query else {
+            if external != nil { return .unavailable("an OPA-backed bundle is asked through the decision service") }
+            return .error("the active bundle does not compile with this version of Warden")
+        }
         // Builtin errors are errors here (OPA's strict mode): a policy that failed to evaluate denies
         // rather than falling through to the default effect, which might allow.
         let value: Value?
@@ -98,11 +106,13 @@ public enum PolicyVerdict: Sendable, Equatable {
     case decided(effect: Effect, reasons: [String], obligations: JSONValue?)
     /// The entry point is undefined: the bundle's default effect answers.
     case noMatch
+    /// An external OPA did not answer in time, or failed: the decision denies (fail closed).
+    case unavailable(String)
     /// The policy failed (a runtime error or a result outside the contract): the decision denies.
     case error(String)
 
     /// Maps the entry point's value: `true`/`false`, an effect string, or `{effect, reasons, obligations}`.
-    init(result: Value) {
+    public init(result: Value) {
         switch result {
         case .bool(let allowed):
             self = .decided(

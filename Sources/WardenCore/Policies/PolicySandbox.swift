@@ -8,11 +8,13 @@ public struct PolicySandbox: Sendable {
     let store: any Store
     let snapshots: SnapshotStore
     let clock: any WallClock
+    let external: (any ExternalPolicyClient)?
 
-    public init(store: any Store, snapshots: SnapshotStore, clock: any WallClock) {
+    public init(store: any Store, snapshots: SnapshotStore, clock: any WallClock, external: (any ExternalPolicyClient)? = nil) {
         self.store = store
         self.snapshots = snapshots
         self.clock = clock
+        self.external = external
     }
 
     public struct Explanation: Sendable {
@@ -54,7 +56,12 @@ public struct PolicySandbox: Sendable {
             chosen = try await store.read { try await $0.bundles.find(tenantID: tenant.id, id: active.id) }
         }
         let now = clock.now()
-        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now)
+        var verdict: PolicyVerdict?
+        if let opa = snapshot.bundle?.external, let entry = DecisionEngine.reachesPolicy(request, in: snapshot) {
+            let input = DecisionEngine.input(request, agent: agent, entry: entry, snapshot: snapshot, now: now)
+            verdict = await external?.evaluate(opa, input: input) ?? .unavailable("no client for external OPA servers")
+        }
+        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict)
         var explanation = Explanation(
             outcome: outcome, shortCircuit: nil, bundle: chosen, isActiveBundle: chosen != nil && chosen?.status == .active,
             entrypoint: chosen?.entrypoint, policyResult: outcome.policyResult, policyError: nil, trace: [], input: nil
@@ -65,11 +72,16 @@ public struct PolicySandbox: Sendable {
             if let first = outcome.reasons.first, shortCircuits.contains(first) { explanation.shortCircuit = first }
             return explanation
         }
-        let input = PolicyInput.document(request, agent: agent, tool: entry.tool, tenant: snapshot.tenant, now: now)
-        let (verdict, trace) = bundle.explain(input)
-        explanation.trace = trace
+        let input = DecisionEngine.input(request, agent: agent, entry: entry, snapshot: snapshot, now: now)
         explanation.input = input
-        if case .error(let message) = verdict { explanation.policyError = message }
+        if bundle.external != nil {
+            // OPA decided; its rules are its own to explain.
+            if case .unavailable(let message)? = verdict { explanation.policyError = message }
+            return explanation
+        }
+        let (local, trace) = bundle.explain(input)
+        explanation.trace = trace
+        if case .error(let message) = local { explanation.policyError = message }
         return explanation
     }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 public import Foundation
 public import Hummingbird
 public import Logging
@@ -72,13 +73,14 @@ public func buildApplication(
         try await agents.loadRevocations()
         let hub = EventHub()
         let decisionLog = GroupCommitDecisionLog(store: store, logger: logger)
+        let opa = OPAClient(client: .shared, logger: logger)
         let services = DecisionPathServices(
             snapshots: snapshots, agents: agents,
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
-            decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock), hub: hub,
+            decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa), hub: hub,
             eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
-            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock)
+            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa)
         )
         let readiness = Readiness()
         let router = buildRouter(

@@ -31,12 +31,24 @@ struct BundleController {
         var modules: [String: String]?
         var data: JSONValue?
         var rules: [JSONValue]?
+        var opa: OPARequest?
         var entrypoint: String?
         var defaultEffect: String?
         var notes: String?
 
+        struct OPARequest: Decodable {
+            var url: String
+            var path: String
+            var timeoutMS: Int?
+
+            enum CodingKeys: String, CodingKey {
+                case url, path
+                case timeoutMS = "timeout_ms"
+            }
+        }
+
         enum CodingKeys: String, CodingKey {
-            case version, modules, data, rules, entrypoint, notes
+            case version, modules, data, rules, opa, entrypoint, notes
             case defaultEffect = "default_effect"
         }
     }
@@ -87,13 +99,15 @@ struct BundleController {
         let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
         let modules = body.modules ?? [:]
         let rules = JSONValue.array(body.rules ?? [])
-        guard !modules.isEmpty || rules.arrayCount > 0 else {
-            throw WardenError(.missingField, "a bundle needs Rego modules, native rules, or both")
+        let opa = try body.opa.map { try ExternalOPA.validated(url: $0.url, path: $0.path, timeoutMilliseconds: $0.timeoutMS) }
+        guard !modules.isEmpty || rules.arrayCount > 0 || opa != nil else {
+            throw WardenError(.missingField, "a bundle needs Rego modules, native rules, or an OPA server")
         }
         // Rules alone decide through their own entry point unless told otherwise.
         let entrypoint = body.entrypoint ?? (modules.isEmpty ? NativeRules.entrypoint : Self.defaultEntrypoint)
         let draft = BundleDraft(
-            version: body.version, modules: modules, data: body.data ?? .object([:]), rules: rules, entrypoint: entrypoint,
+            version: body.version, modules: modules, data: body.data ?? .object([:]), rules: rules, opa: opa,
+            entrypoint: opa.map { "data." + $0.path.replacingOccurrences(of: "/", with: ".") } ?? entrypoint,
             defaultEffect: try body.defaultEffect.map { try ToolController.parse($0, as: DefaultEffect.self, field: "default_effect") } ?? .deny,
             notes: body.notes
         )
@@ -175,6 +189,9 @@ extension Render {
             "created_at": time(bundle.createdAt), "updated_at": time(bundle.updatedAt), "activated_at": time(bundle.activatedAt),
             "activated_by": text(bundle.activatedBy), "module_names": strings(bundle.modules.keys.sorted()),
             "rule_count": .int(Int64(bundle.rules.arrayCount)),
+            "opa": bundle.opa.map { opa in
+                .object(["url": .string(opa.url), "path": .string(opa.path), "timeout_ms": .int(Int64(opa.timeoutMilliseconds))])
+            } ?? .null,
         ]
         if withSources {
             fields["modules"] = .object(bundle.modules.mapValues(JSONValue.string))

@@ -14,6 +14,7 @@ extension Migration {
                 .column("modules", type: .text, .notNull)
                 .column("data", type: .text, .notNull)
                 .column("rules", type: .text, .notNull)
+                .column("opa", type: .text)
                 .column("entrypoint", type: .text, .notNull)
                 .column("default_effect", type: .text, .notNull)
                 .column("notes", type: .text)

@@ -6,7 +6,8 @@ struct SQLBundleRepository: BundleRepository {
     let db: any SQLDatabase
 
     static let columns = [
-        "id", "tenant_id", "version", "status", "modules", "data", "rules", "entrypoint", "default_effect", "notes", "created_by", "created_at",
+        "id", "tenant_id", "version", "status", "modules", "data", "rules", "opa", "entrypoint", "default_effect", "notes", "created_by",
+        "created_at",
         "updated_at", "activated_at", "activated_by",
     ]
 
@@ -24,6 +25,7 @@ struct SQLBundleRepository: BundleRepository {
             .set("modules", to: StoredJSON.encode(bundle.modules))
             .set("data", to: StoredJSON.encode(bundle.data))
             .set("rules", to: StoredJSON.encode(bundle.rules))
+            .set("opa", to: SQLBind(bundle.opa.map(StoredJSON.encode)))
             .set("entrypoint", to: bundle.entrypoint)
             .set("default_effect", to: bundle.defaultEffect.rawValue)
             .set("notes", to: SQLBind(bundle.notes))
@@ -71,7 +73,7 @@ struct SQLBundleRepository: BundleRepository {
         [
             SQLBind(bundle.id.uuidString.lowercased()), SQLBind(bundle.tenantID.uuidString.lowercased()), SQLBind(bundle.version.description),
             SQLBind(bundle.status.rawValue), SQLBind(StoredJSON.encode(bundle.modules)), SQLBind(StoredJSON.encode(bundle.data)),
-            SQLBind(StoredJSON.encode(bundle.rules)),
+            SQLBind(StoredJSON.encode(bundle.rules)), SQLBind(bundle.opa.map(StoredJSON.encode)),
             SQLBind(bundle.entrypoint), SQLBind(bundle.defaultEffect.rawValue), SQLBind(bundle.notes), SQLBind(bundle.createdBy),
             SQLBind(Timestamp.format(bundle.createdAt)), SQLBind(Timestamp.format(bundle.updatedAt)),
             SQLBind(bundle.activatedAt.map(Timestamp.format)), SQLBind(bundle.activatedBy),
@@ -97,6 +99,7 @@ struct SQLBundleRepository: BundleRepository {
             modules: try StoredJSON.decode([String: String].self, try row.decode(column: "modules", as: String.self), column: "bundles.modules"),
             data: try StoredJSON.decode(JSONValue.self, try row.decode(column: "data", as: String.self), column: "bundles.data"),
             rules: try StoredJSON.decode(JSONValue.self, try row.decode(column: "rules", as: String.self), column: "bundles.rules"),
+            opa: try row.decode(column: "opa", as: String?.self).map { try StoredJSON.decode(ExternalOPA.self, $0, column: "bundles.opa") },
             entrypoint: try row.decode(column: "entrypoint", as: String.self),
             defaultEffect: defaultEffect,
             notes: try row.decode(column: "notes", as: String?.self),
