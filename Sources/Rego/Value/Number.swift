@@ -24,6 +24,12 @@ public enum Number: Sendable, CustomStringConvertible {
             self = .int(value)
             return
         }
+        // Plain decimals (`19.99`, `-0.5`) of up to 18 digits: built from their digits directly, which is
+        // many times faster than Foundation's Decimal parser and gives the same value.
+        if let plain = Number.plainDecimal(text) {
+            self = Number.normalized(plain)
+            return
+        }
         guard let double = Double(text), double.isFinite else { return nil }
         if abs(double) < 1e120 && (double == 0 || abs(double) > 1e-120),
             let decimal = Decimal(string: text, locale: Number.posix),
@@ -36,6 +42,32 @@ public enum Number: Sendable, CustomStringConvertible {
     }
 
     public init(_ value: Int) { self = .int(value) }
+
+    /// `[-]digits.digits` with at most 18 digits in all, as a decimal; `nil` for anything else
+    /// (exponents, more digits), which takes the general path.
+    static func plainDecimal(_ text: String) -> Decimal? {
+        var significand: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        var seenPoint = false
+        var negative = false
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "-") where index == 0: negative = true
+            case UInt8(ascii: "."):
+                guard !seenPoint, digits > 0 else { return nil }
+                seenPoint = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                digits += 1
+                guard digits <= 18 else { return nil }
+                significand = significand * 10 + UInt64(byte - UInt8(ascii: "0"))
+                if seenPoint { fractionDigits += 1 }
+            default: return nil
+            }
+        }
+        guard seenPoint, fractionDigits > 0 else { return nil }
+        return Decimal(sign: negative ? .minus : .plus, exponent: -fractionDigits, significand: Decimal(significand))
+    }
 
     /// Made once: creating a Locale per parsed number was the largest cost of reading JSON input.
     static let posix = Locale(identifier: "en_US_POSIX")
