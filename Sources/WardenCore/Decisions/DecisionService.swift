@@ -46,11 +46,7 @@ public struct DecisionService: Sendable {
             throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
         }
         let now = clock.now()
-        var verdict: PolicyVerdict?
-        if let opa = snapshot.bundle?.external, let entry = DecisionEngine.reachesPolicy(request, in: snapshot) {
-            let input = DecisionEngine.input(request, agent: agent, entry: entry, snapshot: snapshot, now: now)
-            verdict = await external?.evaluate(opa, input: input) ?? .unavailable("no client for external OPA servers")
-        }
+        let verdict = await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
         let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict)
         let evaluated = ContinuousClock.now - start
         let record = DecisionRecord(

@@ -56,14 +56,10 @@ public struct PolicySandbox: Sendable {
             chosen = try await store.read { try await $0.bundles.find(tenantID: tenant.id, id: active.id) }
         }
         let now = clock.now()
-        var verdict: PolicyVerdict?
-        if let opa = snapshot.bundle?.external, let entry = DecisionEngine.reachesPolicy(request, in: snapshot) {
-            let input = DecisionEngine.input(request, agent: agent, entry: entry, snapshot: snapshot, now: now)
-            verdict = await external?.evaluate(opa, input: input) ?? .unavailable("no client for external OPA servers")
-        }
+        let verdict = await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
         let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict)
         var explanation = Explanation(
-            outcome: outcome, shortCircuit: nil, bundle: chosen, isActiveBundle: chosen != nil && chosen?.status == .active,
+            outcome: outcome, shortCircuit: nil, bundle: chosen, isActiveBundle: chosen?.status == .active,
             entrypoint: chosen?.entrypoint, policyResult: outcome.policyResult, policyError: nil, trace: [], input: nil
         )
         guard outcome.policyResult != nil, let bundle = snapshot.bundle, let entry = snapshot.tools[request.tool] else {
