@@ -129,6 +129,39 @@ extension TestResponse {
             #expect(nested.status == .badRequest)
             let otherTenant = try await demo.decide(client, extra: #","tenant":"other""#)
             #expect(otherTenant.status == .forbidden)
+            // The body reader's errors: each a 400 that names the field or the place in the text.
+            let cases: [(body: String, code: String, message: String)] = [
+                (
+                    #"{"tool":"refund","action":"create","input":{"a":1,}}"#, "malformed_json",
+                    "request body is not valid JSON: expected a string key in an object at line 1, column 51"
+                ),
+                (
+                    #"{"tool":"refund","tool":"email","action":"create"}"#, "malformed_json",
+                    "request body is not valid JSON: duplicate key 'tool' in an object at line 1, column 18"
+                ),
+                ("[1]", "malformed_json", "request body must be a JSON object"),
+                (#"{"tool":7,"action":"create"}"#, "invalid_field", "field 'tool' must be a string"),
+                (#"{"tool":null,"action":"create"}"#, "missing_field", "field 'tool' must not be null"),
+                (#"{"tool":"refund","action":"create","cost":"2"}"#, "invalid_field", "field 'cost' must be a number"),
+                (#"{"tool":"refund","action":"create","run_id":1}"#, "invalid_field", "field 'run_id' must be a string"),
+            ]
+            for (body, code, message) in cases {
+                let answer = try await client.send(.post, "/v1/decide", token: demo.token, json: body)
+                #expect(answer.status == .badRequest, "\(body)")
+                #expect(try answer.errorCode() == code, "\(body)")
+                #expect((try answer.object()["error"] as? [String: Any])?["message"] as? String == message, "\(answer.text)")
+            }
+            // A null input is no input; the bearer scheme is case-insensitive and blanks around the token are ignored.
+            for header in ["bearer \(demo.token)", "BEARER   \(demo.token)\t"] {
+                let answer = try await client.send(
+                    .post, "/v1/decide", token: nil, json: #"{"tool":"refund","action":"create","input":null,"cost":3}"#,
+                    headers: [.authorization: header])
+                #expect(answer.status == .ok, "\(header): \(answer.text)")
+            }
+            for header in ["Bearer", "Bearer ", "Bearer  \t ", "Basic \(demo.token)", "Bearerx \(demo.token)"] {
+                let answer = try await client.send(.post, "/v1/decide", token: nil, json: "{}", headers: [.authorization: header])
+                #expect(answer.status == .unauthorized, "\(header)")
+            }
             let badEffect = try await client.send(.get, "/v1/tenants/acme/decisions?effect=maybe")
             #expect(try badEffect.errorCode() == "invalid_field")
             let badTime = try await client.send(.get, "/v1/tenants/acme/decisions?since=yesterday")

@@ -51,6 +51,8 @@ public struct Term: Sendable, Equatable {
     /// The operator name of a call whose operator is a plain ref of variable and string steps, such as `io.jwt.decode`.
     public static func name(ofOperator path: [Term]) -> String? {
         if path.count == 1, case .variable(let name) = path[0].kind { return name }
+        // `time.now_ns`, `strings.any_prefix_match`: the common two-part names, without an array.
+        if path.count == 2, case .variable(let head) = path[0].kind, case .string(let tail) = path[1].kind { return head + "." + tail }
         var parts: [String] = []
         for (index, step) in path.enumerated() {
             switch step.kind {

@@ -162,7 +162,7 @@ public enum PolicyValue {
         case .null: return .null
         case .bool(let flag): return .bool(flag)
         case .int(let number): return .int(Int(number))
-        case .double(let number): return Number("\(number)").map(Value.number) ?? .null
+        case .double(let number): return Number(number.description).map(Value.number) ?? .null
         case .string(let text): return .string(text)
         case .array(let items): return .array(items.map(rego))
         case .object(let fields):

@@ -52,15 +52,23 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// `canonicalText` as UTF-8 bytes, for a response body.
+    public var canonicalBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        write(into: &bytes)
+        return bytes
+    }
+
     func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let value): out.append(contentsOf: Array((value ? "true" : "false").utf8))
-        case .int(let value): out.append(contentsOf: Array(String(value).utf8))
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value):
             if value.isFinite {
                 // Swift prints the shortest text that reads back as the same double; integral values get ".0".
-                out.append(contentsOf: Array(value.description.utf8))
+                out.append(contentsOf: value.description.utf8)
             } else {
                 out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
             }
@@ -102,11 +110,6 @@ public enum JSONValue: Sendable, Hashable, Codable {
             }
         }
         out.append(UInt8(ascii: "\""))
-    }
-
-    /// Parses JSON text; `nil` when it is not valid JSON.
-    public static func parse(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
     }
 
     /// How deeply arrays and objects nest; a scalar is 0.

@@ -11,7 +11,8 @@ struct DecisionController {
     let snapshots: SnapshotStore
     let store: any Store
 
-    struct DecideRequest: Decodable {
+    /// The body of `POST /v1/decide`, read with the hand-written JSON parser (this is the hot path).
+    struct DecideRequest {
         var tool: String
         var action: String
         var input: JSONValue?
@@ -20,9 +21,15 @@ struct DecisionController {
         var tenant: String?
         var agent: String?
 
-        enum CodingKeys: String, CodingKey {
-            case tool, action, input, cost, tenant, agent
-            case runID = "run_id"
+        init(_ document: JSONValue?) throws {
+            let fields = try JSONFields(document)
+            tool = try fields.string("tool")
+            action = try fields.string("action")
+            input = fields.optionalValue("input")
+            runID = try fields.optionalString("run_id")
+            cost = try fields.optionalNumber("cost")
+            tenant = try fields.optionalString("tenant")
+            agent = try fields.optionalString("agent")
         }
     }
 
@@ -40,7 +47,7 @@ struct DecisionController {
         case "true": enforce = true
         case let other?: throw WardenError(.invalidField, "enforce must be true or false (got '\(other)')")
         }
-        let body = try await JSONBody.decode(DecideRequest.self, from: request, context: context)
+        let body = try DecideRequest(try await JSONBody.document(from: request, context: context))
         let tenantID: UUID
         let agentID: String
         if let agent = context.agent {

@@ -14,12 +14,10 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw WardenError(.unauthenticated, "missing bearer token: send 'Authorization: Bearer <key>'")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+        guard let credential = Self.bearerCredential(header) else {
             throw WardenError(.unauthenticated, "authorization header must be 'Bearer <key>'")
         }
         var context = context
-        let credential = String(parts[1]).trimmingCharacters(in: .whitespaces)
         if AgentTokenAuthority.looksLikeToken(credential) {
             let agent = try await agents.authenticate(token: credential)
             context.agent = agent
@@ -30,5 +28,20 @@ struct AuthMiddleware: RouterMiddleware {
             context.logger[metadataKey: "auth.key_id"] = "\(principal.keyID.uuidString.lowercased())"
         }
         return try await next(request, context)
+    }
+
+    /// The credential of `Bearer <credential>` (scheme in any case, spaces and tabs around the
+    /// credential ignored); `nil` when the header has another shape. Byte-wise: it runs on every request.
+    static func bearerCredential(_ header: String) -> String? {
+        let bytes = header.utf8
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        let scheme = bytes[..<space]
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var rest = bytes[bytes.index(after: space)...]
+        while let first = rest.first, isBlank(first) { rest = rest.dropFirst() }
+        while let last = rest.last, isBlank(last) { rest = rest.dropLast() }
+        guard !rest.isEmpty else { return nil }
+        return String(Substring(rest))
     }
 }

@@ -125,6 +125,11 @@ enum StoredJSON {
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
+    /// A list of strings as a JSON array, by `JSONValue`'s writer (the decision log writes one per record).
+    static func encode(_ strings: [String]) -> String {
+        JSONValue.array(strings.map(JSONValue.string)).canonicalText
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, _ text: String, column: String) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
