@@ -2,14 +2,14 @@ import ArgumentParser
 import Foundation
 import Rego
 
-/// `warden bundles create|list|show|activate`: policy bundles on a server.
+/// `warden bundles create|list|show|approve|promote|rollback|canary-status|activate`: policy bundles on a server.
 struct Bundles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bundles", abstract: "Create, list, show and activate policy bundles.",
-        subcommands: [Create.self, List.self, Show.self, Activate.self]
+        commandName: "bundles", abstract: "Create, approve, roll out and roll back policy bundles.",
+        subcommands: [Create.self, List.self, Show.self, Approve.self, Promote.self, Rollback.self, CanaryStatus.self, Activate.self]
     )
 
-    static let columns = ["id", "version", "status", "entrypoint", "default_effect", "activated_at", "module_names"]
+    static let columns = ["id", "version", "status", "share", "entrypoint", "default_effect", "stage_since", "module_names"]
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -105,16 +105,99 @@ struct Bundles: AsyncParsableCommand {
 
     struct Activate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a draft the deciding bundle (admin, operator); the previous one is archived. In force for the next decision.")
+            abstract:
+                "Make an approved bundle active at once, skipping the canary (admin, operator): a forced promotion. The previous one is archived.")
         @OptionGroup var client: ClientOptions
+        @OptionGroup var step: Step
+
+        func run() async throws { try await step.post("activate", client) }
+    }
+
+    /// A lifecycle step on one bundle with an optional reason (approve, activate).
+    struct Step: ParsableArguments {
         @Argument(help: "Tenant slug.") var tenant: String
         @Argument(help: "Bundle id.") var id: String
         @Option(help: "Why; recorded in the audit trail.") var reason: String?
 
-        func run() async throws {
+        func post(_ action: String, _ client: ClientOptions) async throws {
             var body: [String: Any] = [:]
             if let reason { body["reason"] = reason }
-            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/activate", body: body), columns: Bundles.columns)
+            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/\(action)", body: body), columns: Bundles.columns)
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a draft (approver, admin); its author cannot approve it.")
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var step: Step
+
+        func run() async throws { try await step.post("approve", client) }
+    }
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Move a bundle forward: approved -> canary_10 -> canary_50 -> active (admin, operator). Leaving a canary needs its minimum time and passing gates, unless --force with --reason."
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Bundle id.") var id: String
+        @Option(help: "canary_10, canary_50 or active.") var to: String
+        @Option(help: "Why; recorded with the transition (required with --force).") var reason: String?
+        @Flag(help: "Skip stages, the minimum time and the gates.") var force = false
+
+        func run() async throws {
+            var body: [String: Any] = ["to": to, "force": force]
+            if let reason { body["reason"] = reason }
+            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/promote", body: body), columns: Bundles.columns)
+        }
+    }
+
+    struct Rollback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "End a canary or active bundle at once (admin, operator); a rolled-back active bundle hands back to the one it replaced.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Bundle id.") var id: String
+        @Option(help: "Why (required); recorded with the transition and in the audit trail.") var reason: String
+        @Option(help: "The person acting, recorded next to the key.") var rolledBackBy: String?
+
+        func run() async throws {
+            var body: [String: Any] = ["reason": reason]
+            if let rolledBackBy { body["rolled_back_by"] = rolledBackBy }
+            let answer = try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/rollback", body: body)
+            guard client.output == .table, let object = answer as? [String: Any] else { return client.print(answer, columns: []) }
+            if let bundle = object["bundle"] as? [String: Any] {
+                Swift.print("rolled back \(bundle["version"] ?? "?") (now \(bundle["status"] ?? "?"))")
+            }
+            if let restored = object["restored"] as? [String: Any] {
+                Swift.print("restored \(restored["version"] ?? "?"): active again, deciding every request")
+            } else {
+                Swift.print("no bundle restored")
+            }
+            for warning in object["warnings"] as? [String] ?? [] { Swift.print("warning: \(warning)") }
+        }
+    }
+
+    struct CanaryStatus: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "canary-status", abstract: "A canary's stage, share, samples and quality gates (each threshold, value, pass/fail).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Bundle id.") var id: String
+        @Flag(help: "Evaluate the gates now and record the result in warden_bundle_canary_gate_passed (POST …/check-gates).") var check = false
+
+        func run() async throws {
+            let answer =
+                check
+                ? try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/check-gates")
+                : try await client.call("GET", "/v1/tenants/\(tenant)/bundles/\(id)/canary-status")
+            guard client.output == .table, let object = answer as? [String: Any] else { return client.print(answer, columns: []) }
+            Swift.print(
+                "\(object["version"] ?? "?") \(object["stage"] ?? "?") (\(object["share"] ?? "?") %), \(object["seconds_in_stage"] ?? "?") s in stage of \(object["minimum_stage_seconds"] ?? "?") s minimum, \(object["samples"] ?? 0) samples; gates \((object["passed"] as? Bool) == true ? "pass" : "FAIL"), promotable: \(object["promotable"] ?? false)"
+            )
+            client.print(["items": object["gates"] ?? []], columns: ["name", "threshold", "value", "passed"])
         }
     }
 }

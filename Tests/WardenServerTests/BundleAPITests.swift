@@ -73,6 +73,7 @@ func jsonString(_ text: String) -> String {
             #expect(badEdit.status == .unprocessableContent)
 
             // Activation: the very next decision is the policy's.
+            try await client.approveBundle(tenant: "acme", id)
             let activated = try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate", json: #"{"reason":"go live"}"#)
             #expect(activated.status == .ok, "\(activated.text)")
             #expect(try activated.object()["status"] as? String == "active")
@@ -95,6 +96,7 @@ func jsonString(_ text: String) -> String {
             let second = try await client.send(
                 .post, "/v1/tenants/acme/bundles", json: bundleJSON(version: "1.1.0", source: "package warden\n\ndecision := false\n"))
             let secondID = try #require(try second.object()["id"] as? String)
+            try await client.approveBundle(tenant: "acme", secondID)
             #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(secondID)/activate").status == .ok)
             #expect(try await demo.decide(client).decision() == ("deny", ["policy_deny"]))
             let first = try await client.send(.get, "/v1/tenants/acme/bundles/\(id)").object()
@@ -131,6 +133,7 @@ func jsonString(_ text: String) -> String {
             let created = try await client.send(
                 .post, "/v1/tenants/acme/bundles", json: bundleJSON(version: "2.0.0", source: source, extra: #","default_effect":"deny""#))
             let id = try #require(try created.object()["id"] as? String, "\(created.text)")
+            try await client.approveBundle(tenant: "acme", id)
             #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate").status == .ok)
             let noMatch = try await client.send(
                 .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"order":7}}"#)
@@ -170,6 +173,7 @@ func jsonString(_ text: String) -> String {
             #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate", token: author).status == .forbidden)
             #expect(
                 try await client.send(.post, "/v1/tenants/acme/bundles", token: operatorKey, json: bundleJSON(version: "1.0.1")).status == .forbidden)
+            try await client.approveBundle(tenant: "acme", id)
             #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate", token: operatorKey).status == .ok)
             // Another tenant's bundle is not found.
             #expect(try await client.send(.post, "/v1/tenants", json: #"{"slug":"other"}"#).status == .created)
@@ -206,6 +210,7 @@ func jsonString(_ text: String) -> String {
             let findings = try #require(lint["findings"] as? [[String: Any]])
             #expect(findings.map { $0["kind"] as? String } == ["unreachable"])
             #expect(findings.first?["rule"] as? String == "small-refunds")
+            try await client.approveBundle(tenant: "acme", id)
             #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate").status == .ok)
             let big = try await client.send(
                 .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"amount":500}}"#)

@@ -76,6 +76,7 @@ import Testing
                     .post, "/v1/tenants/acme/bundles",
                     json: #"{"version":"\#(version)","opa":{"url":"http://127.0.0.1:\#(port)","path":"\#(path)","timeout_ms":\#(timeout)}}"#)
                 let id = try #require(try created.object()["id"] as? String, "\(created.text)")
+                try await client.approveBundle(tenant: "acme", id)
                 #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(id)/activate").status == .ok)
             }
             func decide(_ amount: Int) async throws -> (String, [String]) {

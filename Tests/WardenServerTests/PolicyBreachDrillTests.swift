@@ -46,6 +46,7 @@ import Testing
                     #"{"version":"1.0.0","entrypoint":"data.policy.rbac.decision","modules":{"policy/rbac/forbidden_access.rego":\#(jsonString(Self.forbiddenAccess))}}"#
             )
             let bundleID = try #require(try bundle.object()["id"] as? String, "\(bundle.text)")
+            try await client.approveBundle(tenant: "corp", bundleID)
             #expect(try await client.send(.post, "/v1/tenants/corp/bundles/\(bundleID)/activate", json: #"{"reason":"drill"}"#).status == .ok)
             let token = try #require(
                 try await client.send(.post, "/v1/tenants/corp/agents/report-bot/tokens", json: "{}").object()["token"] as? String)

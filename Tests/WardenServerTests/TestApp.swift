@@ -83,6 +83,15 @@ extension TestClientProtocol {
         if json != nil { headers[.contentType] = "application/json" }
         return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
     }
+
+    /// Approves a bundle as a new `approver` key of the tenant: the admin key wrote it, and a bundle
+    /// needs someone other than its author to approve it before it can decide.
+    func approveBundle(tenant: String, _ id: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let created = try await send(.post, "/v1/api-keys", json: #"{"name":"approver","role":"approver","tenant":"\#(tenant)"}"#)
+        let key = try #require(try created.object()["key"] as? String, "\(created.text)", sourceLocation: sourceLocation)
+        let approved = try await send(.post, "/v1/tenants/\(tenant)/bundles/\(id)/approve", token: key, json: #"{"reason":"reviewed"}"#)
+        #expect(approved.status == .ok, "\(approved.text)", sourceLocation: sourceLocation)
+    }
 }
 
 extension TestResponse {

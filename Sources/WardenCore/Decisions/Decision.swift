@@ -55,13 +55,16 @@ public struct DecisionRecord: Sendable, Equatable {
     public var evaluatedNanoseconds: Int64
     public var createdAt: Date
     public var traceID: String?
+    /// While a canary runs: whether the canary bundle or the baseline (the active bundle) decided.
+    public var cohort: Cohort?
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: String, effect: Effect, reasons: [String],
         bundle: String?, bundleID: UUID? = nil, runID: String?, cost: Double?, evaluatedNanoseconds: Int64, createdAt: Date,
-        traceID: String?
+        traceID: String?, cohort: Cohort? = nil
     ) {
         self.bundleID = bundleID
+        self.cohort = cohort
         self.id = id
         self.tenantID = tenantID
         self.agentID = agentID
@@ -107,4 +110,12 @@ public struct DecisionQuery: Sendable, Equatable {
 /// Where decision records go. `append` returns only once the record is durable.
 public protocol DecisionLog: Sendable {
     func append(_ record: DecisionRecord) async throws
+}
+
+/// Which side of a canary made a decision.
+public enum Cohort: String, Sendable, Codable, CaseIterable {
+    /// The bundle in canary.
+    case canary
+    /// The active bundle (or the tenant's default effect), for the rest.
+    case baseline
 }

@@ -25,6 +25,8 @@ public struct DecisionOutcome: Sendable, Equatable {
     /// The deciding bundle's version, and its id.
     public var bundle: String?
     public var bundleID: UUID?
+    /// While a canary runs, the side that decided.
+    public var cohort: Cohort?
     /// What the policy asked of the caller besides the effect (`obligations` of its result).
     public var obligations: JSONValue?
     /// How the policy answered, for metrics: `nil` when no bundle was asked.
@@ -65,9 +67,11 @@ public enum DecisionEngine {
         guard entry.capabilities.contains(request.action) else {
             return DecisionOutcome(effect: .deny, reasons: [DecisionReason.capabilityViolation])
         }
-        // 4. Policy: the active bundle, or the tenant's default effect while it has none.
+        // 4. Policy: the deciding bundle (during a canary, the canary's or the active one by a stable
+        // hash of tenant and agent), or the tenant's default effect while it has none.
         var outcome: DecisionOutcome
-        if let bundle = snapshot.bundle {
+        let (deciding, cohort) = snapshot.deciding(for: agent.agentID)
+        if let bundle = deciding {
             if let verdict {
                 outcome = Self.outcome(of: verdict, bundle: bundle)
             } else if bundle.external != nil {
@@ -82,6 +86,7 @@ public enum DecisionEngine {
             case .deny: outcome = DecisionOutcome(effect: .deny, reasons: [DecisionReason.defaultDeny])
             }
         }
+        outcome.cohort = cohort
         // 5. The tool's approval level may raise allow to require_approval.
         if outcome.effect == .allow, entry.tool.approvalLevel != .autoApprove {
             outcome.effect = .requireApproval

@@ -54,7 +54,7 @@ public struct DecisionService: Sendable {
             input: request.input.canonicalText,
             effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, bundleID: outcome.bundleID, runID: request.runID,
             cost: request.cost,
-            evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(now), traceID: traceID
+            evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(now), traceID: traceID, cohort: outcome.cohort
         )
         try await log.append(record)
         counters[outcome.effect]?.increment()

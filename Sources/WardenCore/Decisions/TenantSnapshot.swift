@@ -30,15 +30,42 @@ public struct TenantSnapshot: Sendable {
     public private(set) var agentPolicyValues: [String: Value]
     /// The active bundle, compiled; `nil` while the tenant has none (its default effect decides).
     public var bundle: CompiledBundle?
+    /// The bundle in canary and the share (percent) of decisions it makes, if one runs.
+    public var canary: (bundle: CompiledBundle, share: Int)?
 
-    public init(tenant: Tenant, tools: [Tool], agents: [Agent], bundle: CompiledBundle? = nil) {
+    public init(tenant: Tenant, tools: [Tool], agents: [Agent], bundle: CompiledBundle? = nil, canary: (CompiledBundle, Int)? = nil) {
         self.tenant = tenant
+        self.canary = canary.map { (bundle: $0.0, share: $0.1) }
         self.tenantPolicyValue = PolicyInput.value(of: tenant)
         self.bundle = bundle
         self.tools = Dictionary(tools.map { ($0.name, ToolEntry($0)) }, uniquingKeysWith: { first, _ in first })
         let byID = Dictionary(agents.map { ($0.agentID, $0) }, uniquingKeysWith: { first, _ in first })
         self.agents = byID
         self.agentPolicyValues = byID.mapValues(PolicyInput.value(of:))
+    }
+}
+
+extension TenantSnapshot {
+    /// The bundle that decides for `agentID`, and the cohort while a canary runs: the canary bundle
+    /// for agents whose stable bucket (0–99, from tenant and agent) is below its share, the active
+    /// bundle (or none) for the rest. The same agent stays on the same side for the whole stage.
+    public func deciding(for agentID: String) -> (bundle: CompiledBundle?, cohort: Cohort?) {
+        guard let canary else { return (bundle, nil) }
+        return Self.bucket(tenantID: tenant.id, agentID: agentID) < canary.share ? (canary.bundle, .canary) : (bundle, .baseline)
+    }
+
+    /// A stable bucket 0–99 for (tenant, agent): FNV-1a over the tenant id and the agent id. Not Swift's
+    /// `Hasher`, which is seeded per process: every replica must route an agent the same way.
+    public static func bucket(tenantID: UUID, agentID: String) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        withUnsafeBytes(of: tenantID.uuid) { for byte in $0 { mix(byte) } }
+        mix(0)
+        for byte in agentID.utf8 { mix(byte) }
+        return Int(hash % 100)
     }
 }
 
@@ -90,7 +117,10 @@ public final class SnapshotStore: Sendable {
                 let tools = try await repos.tools.all(tenantID: tenantID)
                 let agents = try await repos.agents.all(tenantID: tenantID)
                 let active = try await repos.bundles.active(tenantID: tenantID)
-                return TenantSnapshot(tenant: tenant, tools: tools, agents: agents, bundle: active.map(SnapshotStore.compiled))
+                let canary = try await repos.bundles.canary(tenantID: tenantID)
+                return TenantSnapshot(
+                    tenant: tenant, tools: tools, agents: agents, bundle: active.map(SnapshotStore.compiled),
+                    canary: canary.map { (SnapshotStore.compiled($0), $0.status.share) })
             }
             guard let loaded else { throw WardenError(.tenantNotFound, "tenant not found") }
             let installed = state.withLock { state -> Bool in
@@ -130,6 +160,15 @@ public final class SnapshotStore: Sendable {
     /// Makes `bundle` (already compiled) the tenant's deciding bundle.
     public func apply(activeBundle bundle: CompiledBundle, tenantID: UUID) {
         mutate(tenantID) { $0.bundle = bundle }
+    }
+
+    /// Installs the tenant's deciding bundles after a rollout step: the active one (or none) and the
+    /// canary with its share (or none).
+    public func apply(active: CompiledBundle?, canary: (CompiledBundle, Int)?, tenantID: UUID) {
+        mutate(tenantID) { snapshot in
+            snapshot.bundle = active
+            snapshot.canary = canary.map { (bundle: $0.0, share: $0.1) }
+        }
     }
 
     /// A stored active bundle compiles: it was checked when it was created. Should a later engine

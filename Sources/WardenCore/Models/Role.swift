@@ -33,8 +33,10 @@ public enum Permission: String, Sendable, CaseIterable {
     case readBundles
     /// Create and edit draft bundles.
     case authorBundles
-    /// Make a bundle the deciding one.
+    /// Make a bundle the deciding one: promote it through canary to active, roll it back.
     case activateBundles
+    /// Approve a draft bundle written by someone else.
+    case approveBundles
 }
 
 extension Role {
@@ -43,11 +45,11 @@ extension Role {
         case .admin:
             [
                 .readTenant, .manageAPIKeys, .readAudit, .manageAgents, .readTools, .manageTools, .operateKillSwitch, .decide, .readDecisions,
-                .readBundles, .authorBundles, .activateBundles,
+                .readBundles, .authorBundles, .activateBundles, .approveBundles,
             ]
         case .operator: [.readTenant, .readTools, .manageTools, .operateKillSwitch, .readDecisions, .readBundles, .activateBundles]
         case .auditor: [.readTenant, .readAudit, .readTools, .readDecisions, .readBundles]
-        case .approver: [.readTenant, .readTools, .readDecisions, .readBundles]
+        case .approver: [.readTenant, .readTools, .readDecisions, .readBundles, .approveBundles]
         case .author: [.readTenant, .readTools, .readDecisions, .readBundles, .authorBundles]
         }
     }

@@ -1,12 +1,18 @@
 public import Foundation
 
-/// Where a bundle is in its life. The rollout issue adds approval and canary stages between these.
+/// Where a bundle is in its life; `BundleLifecycle` says which moves are allowed.
 public enum BundleStatus: String, Sendable, Codable, CaseIterable {
     /// Editable; decides nothing.
     case draft
+    /// Approved by someone other than its author; immutable; decides nothing yet.
+    case approved
+    /// Decides 10 % of the tenant's decisions (by a stable hash of tenant and agent).
+    case canary10 = "canary_10"
+    /// Decides 50 %.
+    case canary50 = "canary_50"
     /// The tenant's deciding bundle (one at a time).
     case active
-    /// Replaced by a later activation; read-only.
+    /// Superseded or rolled back; read-only.
     case archived
 }
 
@@ -35,13 +41,23 @@ public struct PolicyBundle: Sendable, Equatable {
     public var updatedAt: Date
     public var activatedAt: Date?
     public var activatedBy: String?
+    public var approvedAt: Date?
+    public var approvedBy: String?
+    /// When the bundle entered its current stage (the canary's minimum time counts from here).
+    public var stageSince: Date?
+    /// The active bundle this one replaced when it became active; a rollback hands back to it.
+    public var previousBundleID: UUID?
+    public var rolledBackAt: Date?
+    public var rolledBackBy: String?
+    public var rollbackReason: String?
 
     public init(
         id: UUID, tenantID: UUID, version: SemanticVersion, status: BundleStatus, modules: [String: String], data: JSONValue,
         rules: JSONValue = .array([]), opa: ExternalOPA? = nil, entrypoint: String, defaultEffect: DefaultEffect, notes: String?, createdBy: String,
         createdAt: Date,
         updatedAt: Date,
-        activatedAt: Date? = nil, activatedBy: String? = nil
+        activatedAt: Date? = nil, activatedBy: String? = nil, approvedAt: Date? = nil, approvedBy: String? = nil, stageSince: Date? = nil,
+        previousBundleID: UUID? = nil, rolledBackAt: Date? = nil, rolledBackBy: String? = nil, rollbackReason: String? = nil
     ) {
         self.id = id
         self.tenantID = tenantID
@@ -59,6 +75,13 @@ public struct PolicyBundle: Sendable, Equatable {
         self.updatedAt = updatedAt
         self.activatedAt = activatedAt
         self.activatedBy = activatedBy
+        self.approvedAt = approvedAt
+        self.approvedBy = approvedBy
+        self.stageSince = stageSince
+        self.previousBundleID = previousBundleID
+        self.rolledBackAt = rolledBackAt
+        self.rolledBackBy = rolledBackBy
+        self.rollbackReason = rollbackReason
     }
 }
 

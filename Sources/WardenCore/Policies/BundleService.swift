@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import Metrics
 
 /// Policy bundles: drafts are created and edited, then activated. Every change is committed with its
 /// audit event; an activation also swaps the tenant's snapshot before it returns, so the very next
@@ -10,12 +11,21 @@ public struct BundleService: Sendable {
     let hub: EventHub
     let clock: any WallClock
     let logger: Logger
+    /// How long a bundle stays in a canary stage before it may be promoted (unforced).
+    let minimumStageTime: TimeInterval
+    /// The canary's quality gates.
+    let thresholds: GateThresholds
 
     /// Bounds on what a bundle may hold, so a tenant cannot make the server compile without end.
     public static let maximumModules = 200
     public static let maximumSourceBytes = 1 << 20
 
-    public init(store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock, logger: Logger) {
+    public init(
+        store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock, logger: Logger, minimumStageTime: TimeInterval = 86_400,
+        thresholds: GateThresholds = GateThresholds()
+    ) {
+        self.minimumStageTime = minimumStageTime
+        self.thresholds = thresholds
         self.store = store
         self.snapshots = snapshots
         self.hub = hub
@@ -48,8 +58,19 @@ public struct BundleService: Sendable {
             createdAt: now, updatedAt: now
         )
         try await store.write { repos in
-            if try await repos.bundles.versions(tenantID: tenant.id).contains(version) {
+            let versions = try await repos.bundles.versions(tenantID: tenant.id)
+            if versions.contains(version) {
                 throw WardenError(.bundleVersionExists, "bundle version \(version) already exists in tenant '\(tenant.slug)'")
+            }
+            // No skipped versions: the next patch, minor or major of the latest one.
+            let latest = versions.max()
+            guard version.follows(latest) else {
+                throw WardenError(
+                    .versionSkipped,
+                    "bundle version \(version) does not follow \(latest.map(\.description) ?? "-"); the next version is one of \(latest?.successors.joined(separator: ", ") ?? "")",
+                    details: [
+                        "latest_version": .string(latest?.description ?? ""), "allowed": .array((latest?.successors ?? []).map(JSONValue.string)),
+                    ])
             }
             try await repos.bundles.insert(bundle)
             try await repos.audit.append(
@@ -124,67 +145,222 @@ public struct BundleService: Sendable {
         return try await store.read { try await $0.bundles.list(query, page) }
     }
 
-    // MARK: Activation
+    // MARK: Rollout
 
-    /// Makes the bundle the tenant's deciding bundle; the one active before is archived. Durable and
-    /// in force (the snapshot swapped) before it returns.
-    public func activate(by principal: Principal, tenant: Tenant, id: UUID, reason: String?) async throws -> PolicyBundle {
+    /// Approves a draft; the approver must not be its author (`approver` or `admin` role).
+    public func approve(by principal: Principal, tenant: Tenant, id: UUID, reason: String?) async throws -> PolicyBundle {
+        try principal.require(.approveBundles)
+        return try await move(by: principal, tenant: tenant, id: id, .approve, reason: reason, force: false).bundle
+    }
+
+    /// Moves an approved or canary bundle forward (`canary_10`, `canary_50`, `active`). Leaving a
+    /// canary needs its minimum time and passing gates unless `force` (with a reason).
+    public func promote(by principal: Principal, tenant: Tenant, id: UUID, to target: BundleStatus, reason: String?, force: Bool) async throws
+        -> PolicyBundle
+    {
         try principal.require(.activateBundles)
+        return try await move(by: principal, tenant: tenant, id: id, .promote(to: target), reason: reason, force: force).bundle
+    }
+
+    /// Makes an approved (or canary) bundle active at once, skipping the canary: a forced promotion.
+    public func activate(by principal: Principal, tenant: Tenant, id: UUID, reason: String?) async throws -> PolicyBundle {
+        try await promote(
+            by: principal, tenant: tenant, id: id, to: .active, reason: reason ?? "activated directly, without a canary", force: true)
+    }
+
+    /// Ends a canary or active bundle (archived, read-only). A rolled-back active bundle hands back to
+    /// the bundle it replaced, which is active again at once; `restored` names it.
+    public func rollback(by principal: Principal, tenant: Tenant, id: UUID, reason: String?, rolledBackBy: String?) async throws
+        -> (bundle: PolicyBundle, restored: PolicyBundle?)
+    {
+        try principal.require(.activateBundles)
+        if let rolledBackBy { try Tool.validate(text: rolledBackBy, field: "rolled_back_by", max: 200) }
+        let result = try await move(by: principal, tenant: tenant, id: id, .rollback, reason: reason, force: false, onBehalfOf: rolledBackBy)
+        return (result.bundle, result.restored)
+    }
+
+    /// Where a canary stands: stage, share, time in stage, and each quality gate against the baseline
+    /// over the same window (since the stage began). 409 for a bundle not in canary.
+    public func canaryStatus(by principal: Principal, tenant: Tenant, id: UUID, record: Bool = false) async throws -> CanaryStatus {
+        try principal.require(.readBundles)
+        let bundle = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
+        guard bundle.status.isCanary else {
+            throw WardenError(.bundleStateConflict, "bundle \(bundle.version) is \(bundle.status.rawValue), not in canary")
+        }
+        let status = try await canaryStatus(of: bundle, tenant: tenant, now: now())
+        if record {
+            Gauge(label: "warden_bundle_canary_gate_passed", dimensions: [("tenant", tenant.slug)]).record(status.passed ? 1 : 0)
+        }
+        return status
+    }
+
+    func canaryStatus(of bundle: PolicyBundle, tenant: Tenant, now: Date) async throws -> CanaryStatus {
+        let since = bundle.stageSince ?? bundle.updatedAt
+        let stats = try await store.read { try await $0.decisions.cohortStats(tenantID: tenant.id, canaryBundleID: bundle.id, since: since) }
+        let canary = stats[.canary] ?? CohortStats()
+        let baseline = stats[.baseline] ?? CohortStats()
+        return CanaryStatus(
+            bundle: bundle, since: since, timeInStage: now.timeIntervalSince(since), minimumStageTime: minimumStageTime, canary: canary,
+            baseline: baseline, gates: RolloutGates.evaluate(canary: canary, baseline: baseline, thresholds: thresholds))
+    }
+
+    /// The transitions of a bundle, oldest first.
+    public func history(by principal: Principal, tenant: Tenant, id: UUID) async throws -> (PolicyBundle, [BundleTransition]) {
+        try principal.require(.readBundles)
+        return try await store.read { repos in
+            let bundle = try await Self.find(tenant: tenant, id: id, repos)
+            return (bundle, try await repos.bundles.transitions(tenantID: tenant.id, bundleID: id))
+        }
+    }
+
+    /// One lifecycle step: checked by `BundleLifecycle`, committed with its transitions, audit events
+    /// and tenant event, and in force (the snapshot's deciding bundles swapped) before it returns.
+    func move(
+        by principal: Principal, tenant: Tenant, id: UUID, _ action: BundleLifecycle.Action, reason: String?, force: Bool,
+        onBehalfOf: String? = nil
+    ) async throws -> (bundle: PolicyBundle, restored: PolicyBundle?) {
         if let reason { try Tool.validate(text: reason, field: "reason", max: 1000) }
         let now = now()
-        // Compiled once, before the transaction: a draft that no longer compiles (say, after an engine
-        // change) never decides, and the compiled bundle is what the snapshot gets after the commit.
         let read = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
-        switch read.status {
-        case .active: throw WardenError(.bundleAlreadyActive, "bundle \(read.version) is already active")
-        case .archived: throw WardenError(.bundleImmutable, "bundle \(read.version) is archived and cannot be activated again")
-        case .draft: break
+        // A bundle about to decide is compiled before the transaction: one that no longer compiles
+        // (say, after an engine change) never decides.
+        if case .promote = action, read.status == .approved { _ = try CompiledBundle(read) }
+        var gatesPass: Bool?
+        if case .promote = action, read.status.isCanary, !force {
+            gatesPass = try await canaryStatus(of: read, tenant: tenant, now: now).passed
         }
-        let compiled = try CompiledBundle(read)
-        let (bundle, previous, event) = try await store.write { repos in
+        let context = BundleLifecycle.Context(
+            actor: principal.actor, author: read.createdBy, force: force, reason: reason,
+            timeInStage: now.timeIntervalSince(read.stageSince ?? read.updatedAt), minimumStageTime: minimumStageTime, gatesPass: gatesPass)
+        let actor = onBehalfOf.map { "\(principal.actor) (for \($0))" } ?? principal.actor
+        let outcome = try await store.write { repos -> (PolicyBundle, PolicyBundle?, PolicyBundle?, PolicyBundle?, [TenantEvent]) in
             var bundle = try await Self.find(tenant: tenant, id: id, repos)
             try Self.requireUnchanged(bundle, since: read)
-            var previous = try await repos.bundles.active(tenantID: tenant.id)
-            if var old = previous {
-                old.status = .archived
-                old.updatedAt = now
-                try await repos.bundles.update(old)
-                previous = old
+            let from = bundle.status
+            let to = try BundleLifecycle.next(from, action, context, version: bundle.version)
+            var transitions: [BundleTransition] = []
+            var events: [(type: String, data: [String: JSONValue])] = []
+            func record(_ moved: PolicyBundle, from: BundleStatus, to: BundleStatus, reason: String?, forced: Bool = false) {
+                transitions.append(
+                    BundleTransition(
+                        id: UUID.v7(at: now), tenantID: tenant.id, bundleID: moved.id, from: from, to: to, actor: actor, reason: reason,
+                        forced: forced,
+                        createdAt: now))
             }
-            bundle.status = .active
-            bundle.activatedAt = now
-            bundle.activatedBy = principal.actor
+            var restored: PolicyBundle?
+            switch action {
+            case .approve:
+                bundle.approvedAt = now
+                bundle.approvedBy = principal.actor
+            case .promote:
+                if to.isCanary, let running = try await repos.bundles.canary(tenantID: tenant.id), running.id != bundle.id {
+                    throw WardenError(
+                        .bundleStateConflict,
+                        "bundle \(running.version) is already in canary (\(running.status.rawValue)); promote or roll it back first")
+                }
+                if to == .active {
+                    if let canary = try await repos.bundles.canary(tenantID: tenant.id), canary.id != bundle.id {
+                        throw WardenError(
+                            .bundleStateConflict, "bundle \(canary.version) is in canary; promote or roll it back before activating another bundle")
+                    }
+                    if var old = try await repos.bundles.active(tenantID: tenant.id) {
+                        old.status = try BundleLifecycle.next(old.status, .supersede, context, version: old.version)
+                        old.updatedAt = now
+                        old.stageSince = now
+                        try await repos.bundles.update(old)
+                        record(old, from: .active, to: .archived, reason: "superseded by \(bundle.version)")
+                        bundle.previousBundleID = old.id
+                    }
+                    bundle.activatedAt = now
+                    bundle.activatedBy = principal.actor
+                }
+            case .rollback:
+                bundle.rolledBackAt = now
+                bundle.rolledBackBy = onBehalfOf ?? principal.actor
+                bundle.rollbackReason = reason
+                if from == .active, let previousID = bundle.previousBundleID,
+                    var previous = try await repos.bundles.find(tenantID: tenant.id, id: previousID), previous.status == .archived,
+                    previous.rolledBackAt == nil
+                {
+                    previous.status = try BundleLifecycle.next(previous.status, .restore, context, version: previous.version)
+                    previous.updatedAt = now
+                    previous.stageSince = now
+                    previous.activatedAt = now
+                    previous.activatedBy = actor
+                    try await repos.bundles.update(previous)
+                    restored = previous
+                }
+            case .supersede, .restore:
+                break
+            }
+            bundle.status = to
             bundle.updatedAt = now
+            bundle.stageSince = now
             try await repos.bundles.update(bundle)
-            var details = ["bundle_id": bundle.id.uuidString.lowercased()]
-            if let previous { details["previous_version"] = previous.version.description }
+            record(bundle, from: from, to: to, reason: reason, forced: force && context.force)
+            if let restored {
+                record(restored, from: .archived, to: .active, reason: "restored: \(bundle.version) rolled back")
+            }
+            for transition in transitions { try await repos.bundles.insert(transition) }
+            let name: String
+            switch action {
+            case .approve: name = "bundle.approved"
+            case .promote: name = to == .active ? "bundle.activated" : "bundle.promoted"
+            case .rollback: name = "bundle.rolled_back"
+            case .supersede, .restore: name = "bundle.changed"
+            }
+            var details = [
+                "bundle_id": bundle.id.uuidString.lowercased(), "from": from.rawValue, "to": to.rawValue, "forced": force ? "true" : "false",
+            ]
+            if let restored { details["restored_version"] = restored.version.description }
+            if let onBehalfOf { details["rolled_back_by"] = onBehalfOf }
+            if case .promote = action, to == .active, let previousID = bundle.previousBundleID {
+                details["previous_bundle_id"] = previousID.uuidString.lowercased()
+            }
             try await repos.audit.append(
                 AuditEvent(
-                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "bundle.activated", target: "bundle:\(bundle.version)",
-                    reason: reason, details: details, createdAt: now
-                )
-            )
-            let sequence = try await repos.tenants.nextEventSequence(tenantID: tenant.id)
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: name, target: "bundle:\(bundle.version)", reason: reason,
+                    details: details, createdAt: now))
             var data: [String: JSONValue] = [
                 "bundle_id": .string(bundle.id.uuidString.lowercased()), "version": .string(bundle.version.description),
-                "actor": .string(principal.actor),
+                "from": .string(from.rawValue), "to": .string(to.rawValue), "actor": .string(actor),
             ]
-            if let previous { data["previous_version"] = .string(previous.version.description) }
             if let reason { data["reason"] = .string(reason) }
-            let event = TenantEvent(tenantID: tenant.id, sequence: sequence, type: "bundle.activated", data: .object(data), createdAt: now)
-            try await repos.events.insert(event)
-            return (bundle, previous, event)
+            if let restored { data["restored_version"] = .string(restored.version.description) }
+            events.append((name, data))
+            var published: [TenantEvent] = []
+            for event in events {
+                let sequence = try await repos.tenants.nextEventSequence(tenantID: tenant.id)
+                let tenantEvent = TenantEvent(tenantID: tenant.id, sequence: sequence, type: event.type, data: .object(event.data), createdAt: now)
+                try await repos.events.insert(tenantEvent)
+                published.append(tenantEvent)
+            }
+            let active = try await repos.bundles.active(tenantID: tenant.id)
+            let canary = try await repos.bundles.canary(tenantID: tenant.id)
+            return (bundle, restored, active, canary, published)
         }
-        snapshots.apply(activeBundle: compiled, tenantID: tenant.id)
-        hub.publish(event)
+        let (bundle, restored, active, canary, events) = outcome
+        install(tenantID: tenant.id, active: active, canary: canary)
+        for event in events { hub.publish(event) }
         logger.notice(
-            "bundle.activated",
+            "\(events.first?.type ?? "bundle.changed")",
             metadata: [
-                "tenant": "\(tenant.slug)", "version": "\(bundle.version)", "previous_version": "\(previous?.version.description ?? "none")",
-                "actor": "\(principal.actor)",
+                "tenant": "\(tenant.slug)", "version": "\(bundle.version)", "status": "\(bundle.status.rawValue)", "actor": "\(actor)",
+                "restored_version": "\(restored?.version.description ?? "none")",
             ]
         )
-        return bundle
+        return (bundle, restored)
+    }
+
+    /// Puts the tenant's deciding bundles into its snapshot, reusing the compiled ones it holds.
+    func install(tenantID: UUID, active: PolicyBundle?, canary: PolicyBundle?) {
+        let cached = snapshots.cached(tenantID: tenantID)
+        func compiled(_ bundle: PolicyBundle) -> CompiledBundle {
+            if let current = cached?.bundle, current.id == bundle.id { return current }
+            if let current = cached?.canary?.bundle, current.id == bundle.id { return current }
+            return SnapshotStore.compiled(bundle)
+        }
+        snapshots.apply(active: active.map(compiled), canary: canary.map { (compiled($0), $0.status.share) }, tenantID: tenantID)
     }
 
     /// Lint findings of the bundle's native rules (duplicate ids, unreachable rules, equal-priority conflicts).
@@ -225,4 +401,20 @@ public struct BundleService: Sendable {
         }
         return bundle
     }
+}
+
+/// A canary's standing, for `GET …/canary-status` and the promotion check.
+public struct CanaryStatus: Sendable {
+    public var bundle: PolicyBundle
+    public var since: Date
+    public var timeInStage: TimeInterval
+    public var minimumStageTime: TimeInterval
+    public var canary: CohortStats
+    public var baseline: CohortStats
+    public var gates: [GateResult]
+
+    /// Every gate passes.
+    public var passed: Bool { gates.allSatisfy(\.passed) }
+    /// Whether an unforced promotion would be accepted now.
+    public var promotable: Bool { passed && timeInStage >= minimumStageTime }
 }

@@ -59,7 +59,7 @@ extension TenantSnapshot {
     /// For a bundle that delegates to OPA, OPA's verdict on the request: asked only when the request
     /// gets past the checks before the policy; `nil` for local bundles (and when no policy is asked).
     func externalVerdict(_ request: DecisionRequest, agent: Agent, now: Date, client: (any ExternalPolicyClient)?) async -> PolicyVerdict? {
-        guard let opa = bundle?.external, let entry = DecisionEngine.reachesPolicy(request, in: self) else { return nil }
+        guard let opa = deciding(for: agent.agentID).bundle?.external, let entry = DecisionEngine.reachesPolicy(request, in: self) else { return nil }
         let input = DecisionEngine.input(request, agent: agent, entry: entry, snapshot: self, now: now)
         return await client?.evaluate(opa, input: input) ?? .unavailable("no client for external OPA servers")
     }

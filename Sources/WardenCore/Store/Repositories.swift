@@ -56,6 +56,8 @@ public protocol DecisionRepository: Sendable {
     func find(tenantID: UUID, id: UUID) async throws -> DecisionRecord?
     func list(_ query: DecisionQuery, _ page: PageRequest) async throws -> Page<DecisionRecord>
     func count(tenantID: UUID) async throws -> Int
+    /// Per cohort, the decisions of the tenant since `since` (canary: those of `canaryBundleID` only).
+    func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats]
 }
 
 public protocol BundleRepository: Sendable {
@@ -65,6 +67,11 @@ public protocol BundleRepository: Sendable {
     func find(tenantID: UUID, id: UUID) async throws -> PolicyBundle?
     func find(tenantID: UUID, version: SemanticVersion) async throws -> PolicyBundle?
     func active(tenantID: UUID) async throws -> PolicyBundle?
+    /// The bundle in a canary stage, if any (one at a time).
+    func canary(tenantID: UUID) async throws -> PolicyBundle?
+    func insert(_ transition: BundleTransition) async throws
+    /// Oldest first.
+    func transitions(tenantID: UUID, bundleID: UUID) async throws -> [BundleTransition]
     /// Every version the tenant has used, for version rules.
     func versions(tenantID: UUID) async throws -> [SemanticVersion]
     /// Newest first.

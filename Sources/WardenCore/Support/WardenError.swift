@@ -70,6 +70,10 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let bundleVersionExists = Code(.conflict, "bundle_version_exists")
         public static let bundleImmutable = Code(.conflict, "bundle_immutable")
         public static let bundleAlreadyActive = Code(.conflict, "bundle_already_active")
+        public static let bundleStateConflict = Code(.conflict, "bundle_state_conflict")
+        public static let bundleNotApproved = Code(.conflict, "bundle_not_approved")
+        public static let rolloutGateFailed = Code(.conflict, "rollout_gate_failed")
+        public static let versionSkipped = Code(.unprocessable, "version_skipped")
     }
 
     public let code: Code

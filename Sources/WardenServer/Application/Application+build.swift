@@ -79,7 +79,9 @@ public func buildApplication(
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
             decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa), hub: hub,
             eventHeartbeat: configuration.eventHeartbeat,
-            bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
+            bundles: BundleService(
+                store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
+                minimumStageTime: configuration.canaryMinimumStage),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa)
         )
         let readiness = Readiness()

@@ -18,6 +18,8 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var migrate: Bool = true
     /// How often an idle event stream sends a heartbeat comment (`WARDEN_EVENT_HEARTBEAT_SECONDS`).
     public var eventHeartbeat: Duration = .seconds(15)
+    /// How long a bundle stays in a canary stage before an unforced promotion (`WARDEN_CANARY_MIN_STAGE_SECONDS`).
+    public var canaryMinimumStage: TimeInterval = 86_400
 
     public init() {}
 
@@ -100,6 +102,12 @@ public struct WardenConfiguration: Sendable, Equatable {
                 throw WardenError(.invalidField, "WARDEN_EVENT_HEARTBEAT_SECONDS must be a number of seconds from 0.05 to 3600")
             }
             configuration.eventHeartbeat = .milliseconds(Int64(seconds * 1000))
+        }
+        if let text = environment["WARDEN_CANARY_MIN_STAGE_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0, seconds <= 30 * 86_400 else {
+                throw WardenError(.invalidField, "WARDEN_CANARY_MIN_STAGE_SECONDS must be a number of seconds from 0 to 2592000 (30 days)")
+            }
+            configuration.canaryMinimumStage = seconds
         }
         try configuration.apply(
             host: overrides.host, port: overrides.port, databaseURL: overrides.databaseURL, logLevel: overrides.logLevel,

@@ -57,6 +57,24 @@ struct BundleController {
         var reason: String?
     }
 
+    struct PromoteRequest: Decodable {
+        var to: String
+        var reason: String?
+        var force: Bool?
+    }
+
+    struct RollbackRequest: Decodable {
+        var reason: String
+        var rolledBackBy: String?
+        var createIncident: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case reason
+            case rolledBackBy = "rolled_back_by"
+            case createIncident = "create_incident"
+        }
+    }
+
     static let defaultEntrypoint = "data.warden.decision"
 
     func addRoutes(to group: RouterGroup<WardenRequestContext>) {
@@ -65,6 +83,11 @@ struct BundleController {
         group.get("/tenants/{tenant}/bundles/{bundle}", use: show)
         group.patch("/tenants/{tenant}/bundles/{bundle}", use: update)
         group.post("/tenants/{tenant}/bundles/{bundle}/activate", use: activate)
+        group.post("/tenants/{tenant}/bundles/{bundle}/approve", use: approve)
+        group.post("/tenants/{tenant}/bundles/{bundle}/promote", use: promote)
+        group.post("/tenants/{tenant}/bundles/{bundle}/rollback", use: rollback)
+        group.get("/tenants/{tenant}/bundles/{bundle}/canary-status", use: canaryStatus)
+        group.post("/tenants/{tenant}/bundles/{bundle}/check-gates", use: checkGates)
         group.get("/tenants/{tenant}/bundles/{bundle}/lint", use: lint)
         group.post("/tenants/{tenant}/evaluate", use: evaluate)
     }
@@ -133,8 +156,13 @@ struct BundleController {
 
     @Sendable func show(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let (tenant, principal) = try await scope.tenant(context, .readBundles)
-        let bundle = try await bundles.get(by: principal, tenant: tenant, id: try Self.bundleID(context))
-        return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
+        let (bundle, transitions) = try await bundles.history(by: principal, tenant: tenant, id: try Self.bundleID(context))
+        var rendered = Render.bundle(bundle, tenantSlug: tenant.slug)
+        if case .object(var fields) = rendered {
+            fields["transitions"] = .array(transitions.map(Render.transition))
+            rendered = .object(fields)
+        }
+        return JSONBody.response(status: .ok, rendered)
     }
 
     @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
@@ -173,6 +201,57 @@ struct BundleController {
         return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
     }
 
+    @Sendable func approve(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decodeOptional(ActivateRequest.self, from: request, context: context) ?? ActivateRequest()
+        let (tenant, principal) = try await scope.tenant(context, .approveBundles)
+        let bundle = try await bundles.approve(by: principal, tenant: tenant, id: try Self.bundleID(context), reason: body.reason)
+        return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
+    }
+
+    @Sendable func promote(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(PromoteRequest.self, from: request, context: context)
+        let target = try ToolController.parse(body.to, as: BundleStatus.self, field: "to")
+        let (tenant, principal) = try await scope.tenant(context, .activateBundles)
+        let bundle = try await bundles.promote(
+            by: principal, tenant: tenant, id: try Self.bundleID(context), to: target, reason: body.reason, force: body.force ?? false)
+        return JSONBody.response(status: .ok, Render.bundle(bundle, tenantSlug: tenant.slug))
+    }
+
+    @Sendable func rollback(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(RollbackRequest.self, from: request, context: context)
+        let (tenant, principal) = try await scope.tenant(context, .activateBundles)
+        let (bundle, restored) = try await bundles.rollback(
+            by: principal, tenant: tenant, id: try Self.bundleID(context), reason: body.reason, rolledBackBy: body.rolledBackBy)
+        var warnings: [JSONValue] = []
+        if body.createIncident == true {
+            // The rollback itself must never wait on this: it is done; the incident is not.
+            warnings.append(.string("create_incident: incidents are not built yet; no incident was created"))
+        }
+        if restored == nil, bundle.activatedAt != nil, bundle.status == .archived, bundle.previousBundleID == nil {
+            warnings.append(.string("no earlier bundle to hand back to: the tenant's default effect decides until another bundle is active"))
+        }
+        return JSONBody.response(
+            status: .ok,
+            JSONValue.object([
+                "bundle": Render.bundle(bundle, tenantSlug: tenant.slug, withSources: false),
+                "restored": restored.map { Render.bundle($0, tenantSlug: tenant.slug, withSources: false) } ?? .null,
+                "incident": .null, "warnings": .array(warnings),
+            ]))
+    }
+
+    @Sendable func canaryStatus(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let status = try await bundles.canaryStatus(by: principal, tenant: tenant, id: try Self.bundleID(context))
+        return JSONBody.response(status: .ok, Render.canaryStatus(status))
+    }
+
+    /// Evaluates the gates now and records the result in `warden_bundle_canary_gate_passed`.
+    @Sendable func checkGates(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let status = try await bundles.canaryStatus(by: principal, tenant: tenant, id: try Self.bundleID(context), record: true)
+        return JSONBody.response(status: .ok, Render.canaryStatus(status))
+    }
+
     static func bundleID(_ context: WardenRequestContext) throws -> UUID {
         let text = try context.parameters.require("bundle")
         guard let id = UUID(uuidString: text) else { throw WardenError(.bundleNotFound, "bundle '\(text)' not found") }
@@ -188,7 +267,10 @@ extension Render {
             "default_effect": .string(bundle.defaultEffect.rawValue), "notes": text(bundle.notes), "created_by": .string(bundle.createdBy),
             "created_at": time(bundle.createdAt), "updated_at": time(bundle.updatedAt), "activated_at": time(bundle.activatedAt),
             "activated_by": text(bundle.activatedBy), "module_names": strings(bundle.modules.keys.sorted()),
-            "rule_count": .int(Int64(bundle.rules.arrayCount)),
+            "rule_count": .int(Int64(bundle.rules.arrayCount)), "share": .int(Int64(bundle.status.share)),
+            "approved_by": text(bundle.approvedBy), "approved_at": time(bundle.approvedAt), "stage_since": time(bundle.stageSince),
+            "previous_bundle_id": bundle.previousBundleID.map(id) ?? .null, "rolled_back_at": time(bundle.rolledBackAt),
+            "rolled_back_by": text(bundle.rolledBackBy), "rollback_reason": text(bundle.rollbackReason),
             "opa": bundle.opa.map { opa in
                 .object(["url": .string(opa.url), "path": .string(opa.path), "timeout_ms": .int(Int64(opa.timeoutMilliseconds))])
             } ?? .null,
@@ -199,6 +281,37 @@ extension Render {
             fields["rules"] = bundle.rules
         }
         return .object(fields)
+    }
+
+    static func transition(_ transition: BundleTransition) -> JSONValue {
+        .object([
+            "from": .string(transition.from.rawValue), "to": .string(transition.to.rawValue), "actor": .string(transition.actor),
+            "reason": text(transition.reason), "forced": .bool(transition.forced), "at": time(transition.createdAt),
+        ])
+    }
+
+    static func canaryStatus(_ status: CanaryStatus) -> JSONValue {
+        func stats(_ stats: CohortStats) -> JSONValue {
+            func rate(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
+            return .object([
+                "samples": .int(Int64(stats.samples)), "error_rate": rate(stats.errorRate), "deny_rate": rate(stats.denyRate),
+                "no_match_rate": rate(stats.noMatchRate), "average_cost": rate(stats.averageCost),
+            ])
+        }
+        return .object([
+            "bundle_id": id(status.bundle.id), "version": .string(status.bundle.version.description), "stage": .string(status.bundle.status.rawValue),
+            "share": .int(Int64(status.bundle.status.share)), "since": time(status.since), "seconds_in_stage": .int(Int64(status.timeInStage)),
+            "minimum_stage_seconds": .int(Int64(status.minimumStageTime)), "samples": .int(Int64(status.canary.samples)),
+            "canary": stats(status.canary), "baseline": stats(status.baseline), "passed": .bool(status.passed),
+            "promotable": .bool(status.promotable),
+            "gates": .array(
+                status.gates.map { gate in
+                    .object([
+                        "name": .string(gate.name), "threshold": .double(gate.threshold), "value": gate.value.map(JSONValue.double) ?? .null,
+                        "passed": .bool(gate.passed),
+                    ])
+                }),
+        ])
     }
 
     static func explanation(_ explanation: PolicySandbox.Explanation) -> JSONValue {

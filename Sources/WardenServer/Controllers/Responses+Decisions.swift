@@ -61,6 +61,7 @@ enum Render {
         .object([
             "decision_id": id(record.id), "effect": .string(record.effect.rawValue), "reasons": strings(record.reasons),
             "bundle": text(record.bundle), "bundle_id": record.bundleID.map(id) ?? .null, "evaluated_ns": .int(record.evaluatedNanoseconds),
+            "cohort": text(record.cohort?.rawValue),
         ])
     }
 
@@ -71,7 +72,7 @@ enum Render {
             "effect": .string(record.effect.rawValue), "reasons": strings(record.reasons), "bundle": text(record.bundle),
             "bundle_id": record.bundleID.map(id) ?? .null, "run_id": text(record.runID), "cost": record.cost.map(JSONValue.double) ?? .null,
             "evaluated_ns": .int(record.evaluatedNanoseconds),
-            "created_at": time(record.createdAt), "trace_id": text(record.traceID),
+            "created_at": time(record.createdAt), "trace_id": text(record.traceID), "cohort": text(record.cohort?.rawValue),
         ])
     }
 

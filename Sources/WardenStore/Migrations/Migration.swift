@@ -26,5 +26,6 @@ extension Migration {
         .identity,
         .decisionPath,
         .bundles,
+        .rollout,
     ]
 }

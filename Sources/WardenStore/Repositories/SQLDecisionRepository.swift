@@ -7,9 +7,9 @@ struct SQLDecisionRepository: DecisionRepository {
 
     static let columns = [
         "id", "tenant_id", "agent_id", "tool", "action", "input", "effect", "reasons", "bundle", "run_id", "cost", "evaluated_ns",
-        "created_at", "trace_id", "bundle_id",
+        "created_at", "trace_id", "bundle_id", "cohort",
     ]
-    /// Rows per INSERT statement: 15 binds each stays far below SQLite's and PostgreSQL's bind limits.
+    /// Rows per INSERT statement: 16 binds each stays far below SQLite's and PostgreSQL's bind limits.
     static let rowsPerStatement = 200
 
     func insert(_ records: [DecisionRecord]) async throws {
@@ -49,13 +49,38 @@ struct SQLDecisionRepository: DecisionRepository {
         return try row?.decode(column: "n", as: Int.self) ?? 0
     }
 
+    func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats] {
+        let rows = try await db.raw(
+            """
+            SELECT cohort, COUNT(*) AS n,
+              SUM(CASE WHEN reasons LIKE '%"policy_error"%' OR reasons LIKE '%"policy_unavailable"%' THEN 1 ELSE 0 END) AS errors,
+              SUM(CASE WHEN effect = 'deny' THEN 1 ELSE 0 END) AS denies,
+              SUM(CASE WHEN reasons LIKE '%"no_match"%' THEN 1 ELSE 0 END) AS no_matches,
+              SUM(cost) AS cost_sum, COUNT(cost) AS cost_n
+            FROM decisions
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND created_at >= \(bind: Timestamp.format(since))
+              AND (cohort = 'baseline' OR (cohort = 'canary' AND bundle_id = \(bind: canaryBundleID.uuidString.lowercased())))
+            GROUP BY cohort
+            """
+        ).all()
+        var stats: [Cohort: CohortStats] = [:]
+        for row in rows {
+            guard let cohort = Cohort(rawValue: try row.decode(column: "cohort", as: String.self)) else { continue }
+            stats[cohort] = CohortStats(
+                samples: try row.decode(column: "n", as: Int.self), errors: try row.decode(column: "errors", as: Int?.self) ?? 0,
+                denies: try row.decode(column: "denies", as: Int?.self) ?? 0, noMatches: try row.decode(column: "no_matches", as: Int?.self) ?? 0,
+                costSum: try row.decode(column: "cost_sum", as: Double?.self) ?? 0, costSamples: try row.decode(column: "cost_n", as: Int.self))
+        }
+        return stats
+    }
+
     static func binds(_ record: DecisionRecord) -> [any SQLExpression] {
         [
             SQLBind(record.id.uuidString.lowercased()), SQLBind(record.tenantID.uuidString.lowercased()), SQLBind(record.agentID),
             SQLBind(record.tool), SQLBind(record.action), SQLBind(record.input), SQLBind(record.effect.rawValue),
             SQLBind(StoredJSON.encode(record.reasons)), SQLBind(record.bundle), SQLBind(record.runID), SQLBind(record.cost),
             SQLBind(record.evaluatedNanoseconds), SQLBind(Timestamp.format(record.createdAt)), SQLBind(record.traceID),
-            SQLBind(record.bundleID?.uuidString.lowercased()),
+            SQLBind(record.bundleID?.uuidString.lowercased()), SQLBind(record.cohort?.rawValue),
         ]
     }
 
@@ -78,7 +103,8 @@ struct SQLDecisionRepository: DecisionRepository {
             cost: try row.decode(column: "cost", as: Double?.self),
             evaluatedNanoseconds: try row.decode(column: "evaluated_ns", as: Int64.self),
             createdAt: try row.decodeDate("created_at"),
-            traceID: try row.decode(column: "trace_id", as: String?.self)
+            traceID: try row.decode(column: "trace_id", as: String?.self),
+            cohort: try row.decode(column: "cohort", as: String?.self).flatMap(Cohort.init(rawValue:))
         )
     }
 }
