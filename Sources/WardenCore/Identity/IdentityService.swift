@@ -164,25 +164,45 @@ public struct IdentityService: Sendable {
         }
     }
 
-    /// Changes the tenant's default effect (tenant admins and global admins), audited as `tenant.updated`.
-    public func updateTenant(by principal: Principal, slug: String, defaultEffect: DefaultEffect, reason: String?) async throws -> Tenant {
+    /// Changes the tenant's default effect and notification URL (`.some(nil)` clears it), for tenant
+    /// admins and global admins, audited as `tenant.updated`.
+    public func updateTenant(
+        by principal: Principal, slug: String, defaultEffect: DefaultEffect?, notificationURL: String?? = nil, reason: String?
+    ) async throws -> Tenant {
         var tenant = try await self.tenant(slug: slug, for: principal)
         guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may change a tenant's settings") }
-        guard tenant.defaultEffect != defaultEffect else { return tenant }
-        let previous = tenant.defaultEffect
-        tenant.defaultEffect = defaultEffect
+        if case .some(.some(let url)) = notificationURL { try Self.validate(notificationURL: url) }
+        var details: [String: String] = [:]
+        if let defaultEffect, defaultEffect != tenant.defaultEffect {
+            details["default_effect"] = defaultEffect.rawValue
+            details["previous_default_effect"] = tenant.defaultEffect.rawValue
+            tenant.defaultEffect = defaultEffect
+        }
+        if let notificationURL, notificationURL != tenant.notificationURL {
+            // The URL itself may carry a token: the audit trail says only that it changed.
+            details["notification_url"] = notificationURL == nil ? "cleared" : "set"
+            tenant.notificationURL = notificationURL
+        }
+        guard !details.isEmpty else { return tenant }
         let now = now()
-        try await store.write { [tenant] repos in
-            try await repos.tenants.update(defaultEffect: defaultEffect, tenantID: tenant.id)
+        try await store.write { [tenant, details] repos in
+            if details["default_effect"] != nil { try await repos.tenants.update(defaultEffect: tenant.defaultEffect, tenantID: tenant.id) }
+            if details["notification_url"] != nil { try await repos.tenants.update(notificationURL: tenant.notificationURL, tenantID: tenant.id) }
             try await repos.audit.append(
                 AuditEvent(
                     id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "tenant.updated", target: "tenant:\(slug)",
-                    reason: reason, details: ["default_effect": defaultEffect.rawValue, "previous_default_effect": previous.rawValue],
-                    createdAt: now
+                    reason: reason, details: details, createdAt: now
                 )
             )
         }
         return tenant
+    }
+
+    /// An `http` or `https` URL with a host, at most 2,000 characters.
+    public static func validate(notificationURL url: String) throws(WardenError) {
+        guard url.utf8.count <= 2000, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+        else { throw WardenError(.invalidField, "notification_url must be an http or https URL with a host (at most 2000 characters)") }
     }
 
     public func listTenants(by principal: Principal, page: PageRequest) async throws -> Page<Tenant> {

@@ -8,8 +8,11 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var createdAt: Date
     /// The effect when no policy decides: `deny` unless the tenant chose `allow`.
     public var defaultEffect: DefaultEffect
+    /// Where rollout notifications (automatic rollbacks, incidents) are posted, if anywhere.
+    public var notificationURL: String?
 
-    public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny) {
+    public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny, notificationURL: String? = nil) {
+        self.notificationURL = notificationURL
         self.id = id
         self.slug = slug
         self.name = name

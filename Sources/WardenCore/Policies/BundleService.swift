@@ -15,6 +15,8 @@ public struct BundleService: Sendable {
     let minimumStageTime: TimeInterval
     /// The canary's quality gates.
     let thresholds: GateThresholds
+    /// Delivers rollout notifications (rollbacks, incidents) to tenants' notification URLs.
+    let notifier: (any RolloutNotifier)?
 
     /// Bounds on what a bundle may hold, so a tenant cannot make the server compile without end.
     public static let maximumModules = 200
@@ -22,8 +24,9 @@ public struct BundleService: Sendable {
 
     public init(
         store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock, logger: Logger, minimumStageTime: TimeInterval = 86_400,
-        thresholds: GateThresholds = GateThresholds()
+        thresholds: GateThresholds = GateThresholds(), notifier: (any RolloutNotifier)? = nil
     ) {
+        self.notifier = notifier
         self.minimumStageTime = minimumStageTime
         self.thresholds = thresholds
         self.store = store
@@ -150,7 +153,7 @@ public struct BundleService: Sendable {
     /// Approves a draft; the approver must not be its author (`approver` or `admin` role).
     public func approve(by principal: Principal, tenant: Tenant, id: UUID, reason: String?) async throws -> PolicyBundle {
         try principal.require(.approveBundles)
-        return try await move(by: principal, tenant: tenant, id: id, .approve, reason: reason, force: false).bundle
+        return try await move(actor: principal.actor, tenant: tenant, id: id, .approve, reason: reason, force: false).bundle
     }
 
     /// Moves an approved or canary bundle forward (`canary_10`, `canary_50`, `active`). Leaving a
@@ -159,7 +162,7 @@ public struct BundleService: Sendable {
         -> PolicyBundle
     {
         try principal.require(.activateBundles)
-        return try await move(by: principal, tenant: tenant, id: id, .promote(to: target), reason: reason, force: force).bundle
+        return try await move(actor: principal.actor, tenant: tenant, id: id, .promote(to: target), reason: reason, force: force).bundle
     }
 
     /// Makes an approved (or canary) bundle active at once, skipping the canary: a forced promotion.
@@ -170,13 +173,196 @@ public struct BundleService: Sendable {
 
     /// Ends a canary or active bundle (archived, read-only). A rolled-back active bundle hands back to
     /// the bundle it replaced, which is active again at once; `restored` names it.
-    public func rollback(by principal: Principal, tenant: Tenant, id: UUID, reason: String?, rolledBackBy: String?) async throws
-        -> (bundle: PolicyBundle, restored: PolicyBundle?)
-    {
+    public func rollback(
+        by principal: Principal, tenant: Tenant, id: UUID, reason: String?, rolledBackBy: String?, createIncident: Bool = false
+    ) async throws -> Moved {
         try principal.require(.activateBundles)
         if let rolledBackBy { try Tool.validate(text: rolledBackBy, field: "rolled_back_by", max: 200) }
-        let result = try await move(by: principal, tenant: tenant, id: id, .rollback, reason: reason, force: false, onBehalfOf: rolledBackBy)
-        return (result.bundle, result.restored)
+        let incident: IncidentDraft? =
+            createIncident
+            ? IncidentDraft(
+                severity: .high, source: "policy.rollback", title: "Manual rollback of a policy bundle", action: "rollback",
+                details: ["reason": .string(reason ?? ""), "rolled_back_by": .string(rolledBackBy ?? principal.actor)]) : nil
+        let moved = try await move(
+            actor: principal.actor, tenant: tenant, id: id, .rollback, reason: reason, force: false, onBehalfOf: rolledBackBy, incident: incident)
+        rollbacks(tenant: tenant, trigger: "manual").increment()
+        notify(tenant: tenant, moved, type: "policy.rollback")
+        return moved
+    }
+
+    // MARK: Automatic rollback and incidents
+
+    /// One pass of the canary monitor: every running canary's gates are measured; a canary that trips
+    /// an automatic-rollback trigger (`AutoRollback.triggers`) is rolled back at once, with a high
+    /// incident holding the figures, a notification, and `warden_policy_rollback_total{trigger="auto"}`.
+    /// Returns the rollbacks it made. A failure on one tenant is logged and the pass goes on.
+    @discardableResult
+    public func monitorCanaries() async -> [Moved] {
+        let canaries: [PolicyBundle]
+        do {
+            canaries = try await store.read { try await $0.bundles.canaries() }
+        } catch {
+            logger.warning("canary_monitor.read_failed", metadata: ["error": "\(String(describing: error))"])
+            return []
+        }
+        var moved: [Moved] = []
+        for bundle in canaries {
+            do {
+                guard let tenant = try await store.read({ try await $0.tenants.find(id: bundle.tenantID) }) else { continue }
+                let status = try await canaryStatus(of: bundle, tenant: tenant, now: now())
+                Gauge(label: "warden_bundle_canary_gate_passed", dimensions: [("tenant", tenant.slug)]).record(status.passed ? 1 : 0)
+                let triggers = AutoRollback.triggers(canary: status.canary, baseline: status.baseline)
+                guard !triggers.isEmpty else { continue }
+                let reason = "automatic rollback: " + triggers.joined(separator: "; ")
+                let incident = IncidentDraft(
+                    severity: .high, source: "policy.auto_rollback", title: "Canary \(bundle.version) rolled back automatically", action: "rollback",
+                    details: Self.figures(status).merging(["triggers": .array(triggers.map(JSONValue.string))]) { _, new in new })
+                let result = try await move(
+                    actor: "system:canary-monitor", tenant: tenant, id: bundle.id, .rollback, reason: reason, force: false, incident: incident)
+                rollbacks(tenant: tenant, trigger: "auto").increment()
+                notify(tenant: tenant, result, type: "policy.auto_rollback")
+                logger.error(
+                    "canary.auto_rollback",
+                    metadata: [
+                        "tenant": "\(tenant.slug)", "version": "\(bundle.version)", "incident": "\(result.incident?.number ?? "none")",
+                        "triggers": "\(triggers.joined(separator: "; "))",
+                    ])
+                moved.append(result)
+            } catch {
+                // Someone else moved the bundle meanwhile (promoted, rolled back): nothing to do.
+                if let error = error as? WardenError, error.code == .bundleImmutable || error.code == .bundleStateConflict { continue }
+                logger.warning(
+                    "canary_monitor.failed", metadata: ["bundle_id": "\(bundle.id.uuidString.lowercased())", "error": "\(String(describing: error))"])
+            }
+        }
+        return moved
+    }
+
+    /// The canary's figures for an incident.
+    static func figures(_ status: CanaryStatus) -> [String: JSONValue] {
+        func rate(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
+        return [
+            "stage": .string(status.bundle.status.rawValue), "samples": .int(Int64(status.canary.samples)),
+            "error_rate": rate(status.canary.errorRate), "deny_rate": rate(status.canary.denyRate),
+            "no_match_rate": rate(status.canary.noMatchRate), "average_cost": rate(status.canary.averageCost),
+            "baseline_samples": .int(Int64(status.baseline.samples)), "baseline_error_rate": rate(status.baseline.errorRate),
+            "baseline_deny_rate": rate(status.baseline.denyRate), "baseline_average_cost": rate(status.baseline.averageCost),
+        ]
+    }
+
+    /// What a reported incident led to.
+    public struct IncidentOutcome: Sendable {
+        public var incident: Incident
+        public var verdict: RollbackMatrix.Verdict?
+        public var rolledBack: Moved?
+    }
+
+    /// Files an incident (`POST …/incidents`). One of severity high or critical from source
+    /// `policy.activate` is checked against the runbook's matrix for the active bundle: its age, and its
+    /// error rate (given, or measured over its decisions of the last 15 minutes). `rollback` rolls it
+    /// back at once (the previous version active again); `investigate` pages on-call through the
+    /// notification URL; below the matrix, nothing happens but the record.
+    public func reportIncident(
+        by principal: Principal, tenant: Tenant, severity: Incident.Severity, source: String, title: String, details: [String: JSONValue],
+        errorRate: Double?
+    ) async throws -> IncidentOutcome {
+        try principal.require(.activateBundles)
+        try Tool.validate(text: source, field: "source", max: 100)
+        try Tool.validate(text: title, field: "title", max: 300)
+        guard !source.isEmpty, !title.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw WardenError(.missingField, "an incident needs a source and a title")
+        }
+        if let errorRate, !(errorRate.isFinite && (0...1).contains(errorRate)) {
+            throw WardenError(.invalidField, "error_rate must be a fraction from 0 to 1")
+        }
+        let now = now()
+        var details = details
+        var verdict: RollbackMatrix.Verdict?
+        var active: PolicyBundle?
+        if severity >= .high, source == "policy.activate" {
+            active = try await store.read { try await $0.bundles.active(tenantID: tenant.id) }
+            if let bundle = active {
+                let since = bundle.activatedAt ?? bundle.updatedAt
+                let age = now.timeIntervalSince(since)
+                var rate = errorRate
+                if rate == nil {
+                    let window = max(since, now.addingTimeInterval(-900))
+                    let measured = try await store.read { try await $0.decisions.stats(tenantID: tenant.id, bundleID: bundle.id, since: window) }
+                    rate = measured.errorRate ?? 0
+                    details["measured_samples"] = .int(Int64(measured.samples))
+                }
+                verdict = RollbackMatrix.verdict(age: age, errorRate: rate ?? 0)
+                details["bundle_version"] = .string(bundle.version.description)
+                details["bundle_age_seconds"] = .int(Int64(age))
+                details["error_rate"] = .double(rate ?? 0)
+                details["matrix"] = .string(verdict!.rawValue)
+            } else {
+                details["matrix"] = .string("no active bundle")
+            }
+        }
+        let action: String =
+            switch verdict {
+            case .rollback?: "rollback"
+            case .investigate?: "page_on_call"
+            default: "none"
+            }
+        let draft = IncidentDraft(severity: severity, source: source, title: title, action: action, details: details)
+        if verdict == .rollback, let bundle = active {
+            let moved = try await move(
+                actor: principal.actor, tenant: tenant, id: bundle.id, .rollback, reason: "incident: \(title)", force: false, incident: draft)
+            rollbacks(tenant: tenant, trigger: "incident").increment()
+            notify(tenant: tenant, moved, type: "policy.incident_rollback")
+            return IncidentOutcome(incident: moved.incident!, verdict: verdict, rolledBack: moved)
+        }
+        let activeID = active?.id
+        let incident = try await store.write { [details] repos in
+            let filed = try await repos.incidents.insert(
+                Incident(
+                    id: UUID.v7(at: now), tenantID: tenant.id, number: "", severity: severity, source: source, title: title, bundleID: activeID,
+                    action: action, details: .object(details), createdBy: principal.actor, createdAt: now))
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "incident.created", target: "incident:\(filed.number)",
+                    reason: title, details: ["severity": severity.rawValue, "source": source, "action": action], createdAt: now))
+            return filed
+        }
+        if verdict == .investigate, let notifier, let url = tenant.notificationURL {
+            notifier.notify(
+                url: url,
+                payload: .object([
+                    "type": .string("policy.page_on_call"), "tenant": .string(tenant.slug), "incident": .string(incident.number),
+                    "severity": .string(severity.rawValue), "title": .string(title), "details": incident.details,
+                ]))
+        }
+        return IncidentOutcome(incident: incident, verdict: verdict, rolledBack: nil)
+    }
+
+    public func incidents(by principal: Principal, tenant: Tenant, page: PageRequest) async throws -> Page<Incident> {
+        try principal.require(.readBundles)
+        return try await store.read { try await $0.incidents.list(tenantID: tenant.id, page) }
+    }
+
+    /// The metric of rollbacks, by tenant and trigger (`manual`, `auto`, `incident`).
+    func rollbacks(tenant: Tenant, trigger: String) -> Counter {
+        Counter(label: "warden_policy_rollback_total", dimensions: [("tenant", tenant.slug), ("trigger", trigger)])
+    }
+
+    /// Posts a rollout notification to the tenant's notification URL, if it has one (in the background).
+    func notify(tenant: Tenant, _ moved: Moved, type: String) {
+        guard let notifier, let url = snapshots.cached(tenantID: tenant.id)?.tenant.notificationURL ?? tenant.notificationURL else { return }
+        var payload: [String: JSONValue] = [
+            "type": .string(type), "tenant": .string(tenant.slug), "bundle_id": .string(moved.bundle.id.uuidString.lowercased()),
+            "version": .string(moved.bundle.version.description), "status": .string(moved.bundle.status.rawValue),
+            "reason": moved.bundle.rollbackReason.map(JSONValue.string) ?? .null, "at": .string(Timestamp.format(moved.bundle.updatedAt)),
+        ]
+        if let restored = moved.restored { payload["restored_version"] = .string(restored.version.description) }
+        if let incident = moved.incident {
+            payload["incident"] = .object([
+                "number": .string(incident.number), "severity": .string(incident.severity.rawValue), "title": .string(incident.title),
+                "details": incident.details,
+            ])
+        }
+        notifier.notify(url: url, payload: .object(payload))
     }
 
     /// Where a canary stands: stage, share, time in stage, and each quality gate against the baseline
@@ -216,9 +402,9 @@ public struct BundleService: Sendable {
     /// One lifecycle step: checked by `BundleLifecycle`, committed with its transitions, audit events
     /// and tenant event, and in force (the snapshot's deciding bundles swapped) before it returns.
     func move(
-        by principal: Principal, tenant: Tenant, id: UUID, _ action: BundleLifecycle.Action, reason: String?, force: Bool,
-        onBehalfOf: String? = nil
-    ) async throws -> (bundle: PolicyBundle, restored: PolicyBundle?) {
+        actor principalActor: String, tenant: Tenant, id: UUID, _ action: BundleLifecycle.Action, reason: String?, force: Bool,
+        onBehalfOf: String? = nil, incident: IncidentDraft? = nil
+    ) async throws -> Moved {
         if let reason { try Tool.validate(text: reason, field: "reason", max: 1000) }
         let now = now()
         let read = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
@@ -230,10 +416,10 @@ public struct BundleService: Sendable {
             gatesPass = try await canaryStatus(of: read, tenant: tenant, now: now).passed
         }
         let context = BundleLifecycle.Context(
-            actor: principal.actor, author: read.createdBy, force: force, reason: reason,
+            actor: principalActor, author: read.createdBy, force: force, reason: reason,
             timeInStage: now.timeIntervalSince(read.stageSince ?? read.updatedAt), minimumStageTime: minimumStageTime, gatesPass: gatesPass)
-        let actor = onBehalfOf.map { "\(principal.actor) (for \($0))" } ?? principal.actor
-        let outcome = try await store.write { repos -> (PolicyBundle, PolicyBundle?, PolicyBundle?, PolicyBundle?, [TenantEvent]) in
+        let actor = onBehalfOf.map { "\(principalActor) (for \($0))" } ?? principalActor
+        let outcome = try await store.write { repos -> (PolicyBundle, PolicyBundle?, PolicyBundle?, PolicyBundle?, [TenantEvent], Incident?) in
             var bundle = try await Self.find(tenant: tenant, id: id, repos)
             try Self.requireUnchanged(bundle, since: read)
             let from = bundle.status
@@ -251,7 +437,7 @@ public struct BundleService: Sendable {
             switch action {
             case .approve:
                 bundle.approvedAt = now
-                bundle.approvedBy = principal.actor
+                bundle.approvedBy = principalActor
             case .promote:
                 if to.isCanary, let running = try await repos.bundles.canary(tenantID: tenant.id), running.id != bundle.id {
                     throw WardenError(
@@ -272,11 +458,11 @@ public struct BundleService: Sendable {
                         bundle.previousBundleID = old.id
                     }
                     bundle.activatedAt = now
-                    bundle.activatedBy = principal.actor
+                    bundle.activatedBy = principalActor
                 }
             case .rollback:
                 bundle.rolledBackAt = now
-                bundle.rolledBackBy = onBehalfOf ?? principal.actor
+                bundle.rolledBackBy = onBehalfOf ?? principalActor
                 bundle.rollbackReason = reason
                 if from == .active, let previousID = bundle.previousBundleID,
                     var previous = try await repos.bundles.find(tenantID: tenant.id, id: previousID), previous.status == .archived,
@@ -319,7 +505,7 @@ public struct BundleService: Sendable {
             }
             try await repos.audit.append(
                 AuditEvent(
-                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: name, target: "bundle:\(bundle.version)", reason: reason,
+                    id: UUID(), tenantID: tenant.id, actor: principalActor, action: name, target: "bundle:\(bundle.version)", reason: reason,
                     details: details, createdAt: now))
             var data: [String: JSONValue] = [
                 "bundle_id": .string(bundle.id.uuidString.lowercased()), "version": .string(bundle.version.description),
@@ -327,6 +513,24 @@ public struct BundleService: Sendable {
             ]
             if let reason { data["reason"] = .string(reason) }
             if let restored { data["restored_version"] = .string(restored.version.description) }
+            var filed: Incident?
+            if let incident {
+                var details = incident.details
+                details["version"] = .string(bundle.version.description)
+                if let restored { details["restored_version"] = .string(restored.version.description) }
+                filed = try await repos.incidents.insert(
+                    Incident(
+                        id: UUID.v7(at: now), tenantID: tenant.id, number: "", severity: incident.severity, source: incident.source,
+                        title: incident.title, bundleID: bundle.id, action: incident.action, details: .object(details), createdBy: principalActor,
+                        createdAt: now))
+                data["incident"] = .string(filed!.number)
+                try await repos.audit.append(
+                    AuditEvent(
+                        id: UUID(), tenantID: tenant.id, actor: principalActor, action: "incident.created", target: "incident:\(filed!.number)",
+                        reason: incident.title,
+                        details: ["severity": incident.severity.rawValue, "source": incident.source, "bundle_id": bundle.id.uuidString.lowercased()],
+                        createdAt: now))
+            }
             events.append((name, data))
             var published: [TenantEvent] = []
             for event in events {
@@ -337,9 +541,9 @@ public struct BundleService: Sendable {
             }
             let active = try await repos.bundles.active(tenantID: tenant.id)
             let canary = try await repos.bundles.canary(tenantID: tenant.id)
-            return (bundle, restored, active, canary, published)
+            return (bundle, restored, active, canary, published, filed)
         }
-        let (bundle, restored, active, canary, events) = outcome
+        let (bundle, restored, active, canary, events, filed) = outcome
         install(tenantID: tenant.id, active: active, canary: canary)
         for event in events { hub.publish(event) }
         logger.notice(
@@ -349,7 +553,7 @@ public struct BundleService: Sendable {
                 "restored_version": "\(restored?.version.description ?? "none")",
             ]
         )
-        return (bundle, restored)
+        return Moved(bundle: bundle, restored: restored, incident: filed)
     }
 
     /// Puts the tenant's deciding bundles into its snapshot, reusing the compiled ones it holds.
@@ -417,4 +621,26 @@ public struct CanaryStatus: Sendable {
     public var passed: Bool { gates.allSatisfy(\.passed) }
     /// Whether an unforced promotion would be accepted now.
     public var promotable: Bool { passed && timeInStage >= minimumStageTime }
+}
+
+/// The result of a lifecycle step: the bundle, the bundle restored by a rollback, the incident filed.
+public struct Moved: Sendable {
+    public var bundle: PolicyBundle
+    public var restored: PolicyBundle?
+    public var incident: Incident?
+}
+
+/// An incident to file in the same transaction as a rollback.
+struct IncidentDraft: Sendable {
+    var severity: Incident.Severity
+    var source: String
+    var title: String
+    var action: String
+    var details: [String: JSONValue]
+}
+
+/// Delivers rollout notifications. Implementations return at once and deliver in the background:
+/// a slow or dead receiver never holds up a rollback.
+public protocol RolloutNotifier: Sendable {
+    func notify(url: String, payload: JSONValue)
 }

@@ -11,6 +11,7 @@ public protocol TenantRepository: Sendable {
     /// The slugs of the given tenants, in one query; unknown ids are left out.
     func slugs(ids: some Collection<UUID> & Sendable) async throws -> [UUID: String]
     func update(defaultEffect: DefaultEffect, tenantID: UUID) async throws
+    func update(notificationURL: String?, tenantID: UUID) async throws
     /// Takes the tenant's next event sequence number (locks the tenant row until the transaction ends).
     func nextEventSequence(tenantID: UUID) async throws -> Int64
 }
@@ -58,6 +59,8 @@ public protocol DecisionRepository: Sendable {
     func count(tenantID: UUID) async throws -> Int
     /// Per cohort, the decisions of the tenant since `since` (canary: those of `canaryBundleID` only).
     func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats]
+    /// The decisions one bundle made since `since`.
+    func stats(tenantID: UUID, bundleID: UUID, since: Date) async throws -> CohortStats
 }
 
 public protocol BundleRepository: Sendable {
@@ -69,6 +72,8 @@ public protocol BundleRepository: Sendable {
     func active(tenantID: UUID) async throws -> PolicyBundle?
     /// The bundle in a canary stage, if any (one at a time).
     func canary(tenantID: UUID) async throws -> PolicyBundle?
+    /// Every tenant's canary bundle, for the canary monitor.
+    func canaries() async throws -> [PolicyBundle]
     func insert(_ transition: BundleTransition) async throws
     /// Oldest first.
     func transitions(tenantID: UUID, bundleID: UUID) async throws -> [BundleTransition]
@@ -129,12 +134,14 @@ public struct Repositories: Sendable {
     public var decisions: any DecisionRepository
     public var signingKeys: any SigningKeyRepository
     public var bundles: any BundleRepository
+    public var incidents: any IncidentRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
-        signingKeys: any SigningKeyRepository, bundles: any BundleRepository
+        signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository
     ) {
+        self.incidents = incidents
         self.tenants = tenants
         self.apiKeys = apiKeys
         self.audit = audit
@@ -159,4 +166,11 @@ public protocol Store: Sendable {
     func write<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result
     /// Throws when the database cannot be reached.
     func ping() async throws
+}
+
+/// Incidents, newest first.
+public protocol IncidentRepository: Sendable {
+    /// Inserts the incident with the tenant's next number for its year (`INC-YYYY-NNNN`), which it returns.
+    func insert(_ incident: Incident) async throws -> Incident
+    func list(tenantID: UUID, _ page: PageRequest) async throws -> Page<Incident>
 }

@@ -81,7 +81,7 @@ public func buildApplication(
             eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
-                minimumStageTime: configuration.canaryMinimumStage),
+                minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger)),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa)
         )
         let readiness = Readiness()
@@ -106,7 +106,9 @@ public func buildApplication(
             logger: logger
         )
         // Shut down in reverse order: the server drains first, then the decision log, then the database.
-        app.addServices(DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog))
+        app.addServices(
+            DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog),
+            CanaryMonitorService(bundles: services.bundles, interval: configuration.canaryMonitorInterval))
         return app
     } catch {
         await database.close()
@@ -133,6 +135,7 @@ func buildRouter(
     AgentController(scope: scope, agents: services.agents).addRoutes(to: v1)
     ToolController(scope: scope, tools: services.tools).addRoutes(to: v1)
     BundleController(scope: scope, bundles: services.bundles, sandbox: services.sandbox).addRoutes(to: v1)
+    IncidentController(scope: scope, bundles: services.bundles).addRoutes(to: v1)
     EventController(scope: scope, store: store, hub: services.hub, heartbeat: services.eventHeartbeat).addRoutes(to: v1)
     DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store).addRoutes(to: v1)
     return router

@@ -20,6 +20,8 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var eventHeartbeat: Duration = .seconds(15)
     /// How long a bundle stays in a canary stage before an unforced promotion (`WARDEN_CANARY_MIN_STAGE_SECONDS`).
     public var canaryMinimumStage: TimeInterval = 86_400
+    /// How often the canary monitor measures running canaries and rolls back bad ones (`WARDEN_CANARY_MONITOR_SECONDS`).
+    public var canaryMonitorInterval: Duration = .seconds(30)
 
     public init() {}
 
@@ -108,6 +110,12 @@ public struct WardenConfiguration: Sendable, Equatable {
                 throw WardenError(.invalidField, "WARDEN_CANARY_MIN_STAGE_SECONDS must be a number of seconds from 0 to 2592000 (30 days)")
             }
             configuration.canaryMinimumStage = seconds
+        }
+        if let text = environment["WARDEN_CANARY_MONITOR_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
+                throw WardenError(.invalidField, "WARDEN_CANARY_MONITOR_SECONDS must be a number of seconds from 0.05 to 3600")
+            }
+            configuration.canaryMonitorInterval = .milliseconds(Int64(seconds * 1000))
         }
         try configuration.apply(
             host: overrides.host, port: overrides.port, databaseURL: overrides.databaseURL, logLevel: overrides.logLevel,

@@ -220,13 +220,11 @@ struct BundleController {
     @Sendable func rollback(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(RollbackRequest.self, from: request, context: context)
         let (tenant, principal) = try await scope.tenant(context, .activateBundles)
-        let (bundle, restored) = try await bundles.rollback(
-            by: principal, tenant: tenant, id: try Self.bundleID(context), reason: body.reason, rolledBackBy: body.rolledBackBy)
+        let moved = try await bundles.rollback(
+            by: principal, tenant: tenant, id: try Self.bundleID(context), reason: body.reason, rolledBackBy: body.rolledBackBy,
+            createIncident: body.createIncident ?? false)
+        let (bundle, restored) = (moved.bundle, moved.restored)
         var warnings: [JSONValue] = []
-        if body.createIncident == true {
-            // The rollback itself must never wait on this: it is done; the incident is not.
-            warnings.append(.string("create_incident: incidents are not built yet; no incident was created"))
-        }
         if restored == nil, bundle.activatedAt != nil, bundle.status == .archived, bundle.previousBundleID == nil {
             warnings.append(.string("no earlier bundle to hand back to: the tenant's default effect decides until another bundle is active"))
         }
@@ -235,7 +233,7 @@ struct BundleController {
             JSONValue.object([
                 "bundle": Render.bundle(bundle, tenantSlug: tenant.slug, withSources: false),
                 "restored": restored.map { Render.bundle($0, tenantSlug: tenant.slug, withSources: false) } ?? .null,
-                "incident": .null, "warnings": .array(warnings),
+                "incident": moved.incident.map(Render.incident) ?? .null, "warnings": .array(warnings),
             ]))
     }
 
@@ -281,6 +279,15 @@ extension Render {
             fields["rules"] = bundle.rules
         }
         return .object(fields)
+    }
+
+    static func incident(_ incident: Incident) -> JSONValue {
+        .object([
+            "id": id(incident.id), "number": .string(incident.number), "severity": .string(incident.severity.rawValue),
+            "source": .string(incident.source), "title": .string(incident.title), "status": .string(incident.status),
+            "bundle_id": incident.bundleID.map(id) ?? .null, "action": text(incident.action), "details": incident.details,
+            "created_by": .string(incident.createdBy), "created_at": time(incident.createdAt),
+        ])
     }
 
     static func transition(_ transition: BundleTransition) -> JSONValue {

@@ -8,11 +8,14 @@ struct TenantResponse: Codable, Equatable {
     var name: String
     var createdAt: String
     var defaultEffect: String
+    /// Whether rollout notifications go anywhere; the URL itself is not shown (it often carries a token).
+    var notificationURLSet: Bool
 
     enum CodingKeys: String, CodingKey {
         case id, slug, name
         case createdAt = "created_at"
         case defaultEffect = "default_effect"
+        case notificationURLSet = "notification_url_set"
     }
 
     init(_ tenant: Tenant) {
@@ -21,6 +24,7 @@ struct TenantResponse: Codable, Equatable {
         self.name = tenant.name
         self.createdAt = Timestamp.format(tenant.createdAt)
         self.defaultEffect = tenant.defaultEffect.rawValue
+        self.notificationURLSet = tenant.notificationURL != nil
     }
 }
 

@@ -19,16 +19,6 @@ struct TenantController {
         }
     }
 
-    struct UpdateRequest: Decodable {
-        var defaultEffect: String
-        var reason: String?
-
-        enum CodingKeys: String, CodingKey {
-            case reason
-            case defaultEffect = "default_effect"
-        }
-    }
-
     func addRoutes(to group: RouterGroup<WardenRequestContext>) {
         group.post("/tenants", use: create)
         group.get("/tenants", use: list)
@@ -61,13 +51,28 @@ struct TenantController {
     }
 
     @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(UpdateRequest.self, from: request, context: context)
-        let effect = try ToolController.parse(body.defaultEffect, as: DefaultEffect.self, field: "default_effect")
+        let fields = try await JSONBody.decode([String: JSONValue].self, from: request, context: context)
+        let allowed: Set<String> = ["default_effect", "notification_url", "reason"]
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw WardenError(.invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url")
+        }
+        guard fields["default_effect"] != nil || fields["notification_url"] != nil else {
+            throw WardenError(.missingField, "give default_effect or notification_url (null clears it)")
+        }
+        let effect = try fields["default_effect"].map {
+            try ToolController.parse(try ToolController.string($0, field: "default_effect"), as: DefaultEffect.self, field: "default_effect")
+        }
+        var notificationURL: String??
+        if let value = fields["notification_url"] {
+            notificationURL = .some(value == .null ? nil : try ToolController.string(value, field: "notification_url"))
+        }
+        let reason = try fields["reason"].map { try ToolController.string($0, field: "reason") }
         let tenant = try await identity.updateTenant(
-            by: try context.caller(), slug: try context.parameters.require("tenant"), defaultEffect: effect, reason: body.reason
+            by: try context.caller(), slug: try context.parameters.require("tenant"), defaultEffect: effect, notificationURL: notificationURL,
+            reason: reason
         )
         snapshots.apply(tenant)
-        context.logger.notice("tenant.updated", metadata: ["tenant": "\(tenant.slug)", "default_effect": "\(effect.rawValue)"])
+        context.logger.notice("tenant.updated", metadata: ["tenant": "\(tenant.slug)", "default_effect": "\(tenant.defaultEffect.rawValue)"])
         return JSONBody.response(status: .ok, TenantResponse(tenant))
     }
 }

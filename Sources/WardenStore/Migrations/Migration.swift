@@ -27,5 +27,6 @@ extension Migration {
         .decisionPath,
         .bundles,
         .rollout,
+        .incidents,
     ]
 }

@@ -70,6 +70,12 @@ struct SQLBundleRepository: BundleRepository {
             .first().map(Self.decode)
     }
 
+    func canaries() async throws -> [PolicyBundle] {
+        try await db.select().columns(Self.columns).from("bundles")
+            .where("status", .in, [BundleStatus.canary10.rawValue, BundleStatus.canary50.rawValue])
+            .all().map(Self.decode)
+    }
+
     func insert(_ transition: BundleTransition) async throws {
         try await db.insert(into: "bundle_transitions")
             .columns("id", "tenant_id", "bundle_id", "from_status", "to_status", "actor", "reason", "forced", "created_at")

@@ -52,12 +52,7 @@ struct SQLDecisionRepository: DecisionRepository {
     func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats] {
         let rows = try await db.raw(
             """
-            SELECT cohort, COUNT(*) AS n,
-              SUM(CASE WHEN reasons LIKE '%"policy_error"%' OR reasons LIKE '%"policy_unavailable"%' THEN 1 ELSE 0 END) AS errors,
-              SUM(CASE WHEN effect = 'deny' THEN 1 ELSE 0 END) AS denies,
-              SUM(CASE WHEN reasons LIKE '%"no_match"%' THEN 1 ELSE 0 END) AS no_matches,
-              SUM(cost) AS cost_sum, COUNT(cost) AS cost_n
-            FROM decisions
+            SELECT cohort, \(unsafeRaw: Self.statsColumns) FROM decisions
             WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND created_at >= \(bind: Timestamp.format(since))
               AND (cohort = 'baseline' OR (cohort = 'canary' AND bundle_id = \(bind: canaryBundleID.uuidString.lowercased())))
             GROUP BY cohort
@@ -66,12 +61,36 @@ struct SQLDecisionRepository: DecisionRepository {
         var stats: [Cohort: CohortStats] = [:]
         for row in rows {
             guard let cohort = Cohort(rawValue: try row.decode(column: "cohort", as: String.self)) else { continue }
-            stats[cohort] = CohortStats(
-                samples: try row.decode(column: "n", as: Int.self), errors: try row.decode(column: "errors", as: Int?.self) ?? 0,
-                denies: try row.decode(column: "denies", as: Int?.self) ?? 0, noMatches: try row.decode(column: "no_matches", as: Int?.self) ?? 0,
-                costSum: try row.decode(column: "cost_sum", as: Double?.self) ?? 0, costSamples: try row.decode(column: "cost_n", as: Int.self))
+            stats[cohort] = try Self.decodeStats(row)
         }
         return stats
+    }
+
+    func stats(tenantID: UUID, bundleID: UUID, since: Date) async throws -> CohortStats {
+        let row = try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.statsColumns) FROM decisions
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND created_at >= \(bind: Timestamp.format(since))
+              AND bundle_id = \(bind: bundleID.uuidString.lowercased())
+            """
+        ).first()
+        return try row.map(Self.decodeStats) ?? CohortStats()
+    }
+
+    /// Counts for rollout gates: errors (`policy_error`, `policy_unavailable`), denies, no-matches, cost.
+    static let statsColumns = """
+        COUNT(*) AS n,
+          SUM(CASE WHEN reasons LIKE '%"policy_error"%' OR reasons LIKE '%"policy_unavailable"%' THEN 1 ELSE 0 END) AS errors,
+          SUM(CASE WHEN effect = 'deny' THEN 1 ELSE 0 END) AS denies,
+          SUM(CASE WHEN reasons LIKE '%"no_match"%' THEN 1 ELSE 0 END) AS no_matches,
+          SUM(cost) AS cost_sum, COUNT(cost) AS cost_n
+        """
+
+    static func decodeStats(_ row: any SQLRow) throws -> CohortStats {
+        CohortStats(
+            samples: try row.decode(column: "n", as: Int.self), errors: try row.decode(column: "errors", as: Int?.self) ?? 0,
+            denies: try row.decode(column: "denies", as: Int?.self) ?? 0, noMatches: try row.decode(column: "no_matches", as: Int?.self) ?? 0,
+            costSum: try row.decode(column: "cost_sum", as: Double?.self) ?? 0, costSamples: try row.decode(column: "cost_n", as: Int.self))
     }
 
     static func binds(_ record: DecisionRecord) -> [any SQLExpression] {

@@ -5,7 +5,7 @@ import WardenCore
 struct SQLTenantRepository: TenantRepository {
     let db: any SQLDatabase
 
-    static let columns = ["id", "slug", "name", "created_at", "default_effect"]
+    static let columns = ["id", "slug", "name", "created_at", "default_effect", "notification_url"]
 
     func insert(_ tenant: Tenant) async throws {
         do {
@@ -53,6 +53,11 @@ struct SQLTenantRepository: TenantRepository {
             .where("id", .equal, tenantID.uuidString.lowercased()).run()
     }
 
+    func update(notificationURL: String?, tenantID: UUID) async throws {
+        try await db.update("tenants").set("notification_url", to: SQLBind(notificationURL))
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
     func nextEventSequence(tenantID: UUID) async throws -> Int64 {
         let row = try await db.raw(
             "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = \(bind: tenantID.uuidString.lowercased()) RETURNING event_seq"
@@ -69,7 +74,8 @@ struct SQLTenantRepository: TenantRepository {
             slug: try row.decode(column: "slug", as: String.self),
             name: try row.decode(column: "name", as: String.self),
             createdAt: try row.decodeDate("created_at"),
-            defaultEffect: effect
+            defaultEffect: effect,
+            notificationURL: try row.decode(column: "notification_url", as: String?.self)
         )
     }
 }
