@@ -25,8 +25,10 @@ struct ClientOptions: ParsableArguments {
 
     /// Sends a request and returns the decoded JSON object; a non-2xx answer becomes a `CLIError`
     /// carrying the server's error code and message.
-    func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil) async throws -> Any {
-        try await callWithStatus(method, path, query: query, body: body).json
+    func call(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil, headers: [(String, String)] = []
+    ) async throws -> Any {
+        try await callWithStatus(method, path, query: query, body: body, headers: headers).json
     }
 
     /// A failed call: the HTTP status and Warden's error code.
@@ -39,7 +41,7 @@ struct ClientOptions: ParsableArguments {
     /// Like `call`, but answers with the status; errors from the server are `CLIError`s whose
     /// `failure` carries status and code so callers can tell "already exists" from a real failure.
     func callWithStatus(
-        _ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil
+        _ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil, headers: [(String, String)] = []
     ) async throws -> (status: Int, json: Any) {
         guard let bearer else { throw CLIError("no API key: pass --token or set WARDEN_TOKEN") }
         var components = URLComponents(string: baseURL + path)
@@ -49,6 +51,7 @@ struct ClientOptions: ParsableArguments {
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         request.headers.add(name: "Accept", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             let data = try JSONSerialization.data(withJSONObject: body)
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -7,7 +7,7 @@ import WardenCore
 struct PolicyCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Evaluate and check Rego policies locally (opa-compatible).",
-        subcommands: [Eval.self, Check.self, Test.self, Format.self, Lint.self, Explain.self]
+        subcommands: [Eval.self, Check.self, Test.self, Format.self, Lint.self, Explain.self, System.self]
     )
 
     struct Eval: AsyncParsableCommand {
@@ -388,5 +388,53 @@ enum PolicyFiles {
     /// Two-space indented JSON with sorted keys, as `opa eval` prints it.
     static func prettyJSON(_ value: Value) -> String {
         value.prettyJSON()
+    }
+}
+
+extension PolicyCommands {
+    /// `warden policy system disable|enable|status`: the emergency bypass of policy evaluation.
+    struct System: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The emergency bypass: turn policy evaluation off for every tenant, and on again (global admin).",
+            subcommands: [Disable.self, Enable.self, Status.self]
+        )
+
+        static let columns = ["policy_evaluation", "since", "by", "reason"]
+
+        struct Disable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract:
+                    "Skip policy evaluation everywhere (decisions allow with reason policy_bypassed; kill switch still applies). Sends X-Emergency-Override: true."
+            )
+            @OptionGroup var client: ClientOptions
+            @Option(help: "Why (required); a critical audit event.") var reason: String
+
+            func run() async throws {
+                let answer = try await client.call(
+                    "POST", "/v1/policy/system/disable", body: ["enabled": false, "reason": reason], headers: [("X-Emergency-Override", "true")])
+                client.print(answer, columns: System.columns)
+            }
+        }
+
+        struct Enable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "End the bypass: policies decide again.")
+            @OptionGroup var client: ClientOptions
+            @Option(help: "Why; a critical audit event.") var reason: String?
+
+            func run() async throws {
+                var body: [String: Any] = [:]
+                if let reason { body["reason"] = reason }
+                client.print(try await client.call("POST", "/v1/policy/system/enable", body: body), columns: System.columns)
+            }
+        }
+
+        struct Status: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Whether policy evaluation is on.")
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                client.print(try await client.call("GET", "/v1/policy/system"), columns: System.columns)
+            }
+        }
     }
 }

@@ -33,6 +33,8 @@ public enum DecisionReason {
     public static let policyError = "policy_error"
     /// The bundle's external OPA did not answer in time or failed; the decision denies (fail closed).
     public static let policyUnavailable = "policy_unavailable"
+    /// The policy system is bypassed in an emergency: no bundle was asked.
+    public static let policyBypassed = "policy_bypassed"
 }
 
 /// The durable record of one decision.

@@ -53,7 +53,7 @@ public enum DecisionEngine {
     /// `verdict` is the answer of the bundle's external OPA, when it delegates (asked before, by the
     /// service, since that is I/O); a delegating bundle without one denies as unavailable.
     public static func decide(
-        _ request: DecisionRequest, agent: Agent, in snapshot: TenantSnapshot, now: Date, verdict: PolicyVerdict? = nil
+        _ request: DecisionRequest, agent: Agent, in snapshot: TenantSnapshot, now: Date, verdict: PolicyVerdict? = nil, bypass: Bool = false
     ) -> DecisionOutcome {
         // 1. The tool must exist.
         guard let entry = snapshot.tools[request.tool] else {
@@ -70,8 +70,10 @@ public enum DecisionEngine {
         // 4. Policy: the deciding bundle (during a canary, the canary's or the active one by a stable
         // hash of tenant and agent), or the tenant's default effect while it has none.
         var outcome: DecisionOutcome
-        let (deciding, cohort) = snapshot.deciding(for: agent.agentID)
-        if let bundle = deciding {
+        let (deciding, cohort) = bypass ? (nil, nil) : snapshot.deciding(for: agent.agentID)
+        if bypass {
+            outcome = DecisionOutcome(effect: .allow, reasons: [DecisionReason.policyBypassed])
+        } else if let bundle = deciding {
             if let verdict {
                 outcome = Self.outcome(of: verdict, bundle: bundle)
             } else if bundle.external != nil {

@@ -8,11 +8,17 @@ public struct DecisionService: Sendable {
     let clock: any WallClock
     /// Asks an external OPA for bundles that delegate; without one they deny as unavailable.
     let external: (any ExternalPolicyClient)?
+    /// The emergency bypass: while on, no bundle is asked.
+    public let bypass: PolicyBypass
     private let counters: [Effect: Counter]
     private let capabilityViolations: Counter
     private let duration: Metrics.Timer
 
-    public init(snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock, external: (any ExternalPolicyClient)? = nil) {
+    public init(
+        snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock, external: (any ExternalPolicyClient)? = nil,
+        bypass: PolicyBypass = PolicyBypass()
+    ) {
+        self.bypass = bypass
         self.snapshots = snapshots
         self.log = log
         self.clock = clock
@@ -46,8 +52,9 @@ public struct DecisionService: Sendable {
             throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
         }
         let now = clock.now()
-        let verdict = await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
-        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict)
+        let bypassed = bypass.isActive
+        let verdict = bypassed ? nil : await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
+        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict, bypass: bypassed)
         let evaluated = ContinuousClock.now - start
         let record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,

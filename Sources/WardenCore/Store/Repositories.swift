@@ -135,12 +135,15 @@ public struct Repositories: Sendable {
     public var signingKeys: any SigningKeyRepository
     public var bundles: any BundleRepository
     public var incidents: any IncidentRepository
+    public var settings: any SystemSettingRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
-        signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository
+        signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
+        settings: any SystemSettingRepository
     ) {
+        self.settings = settings
         self.incidents = incidents
         self.tenants = tenants
         self.apiKeys = apiKeys
@@ -173,4 +176,10 @@ public protocol IncidentRepository: Sendable {
     /// Inserts the incident with the tenant's next number for its year (`INC-YYYY-NNNN`), which it returns.
     func insert(_ incident: Incident) async throws -> Incident
     func list(tenantID: UUID, _ page: PageRequest) async throws -> Page<Incident>
+}
+
+/// System-wide settings, as JSON values by key.
+public protocol SystemSettingRepository: Sendable {
+    func get(_ key: String) async throws -> JSONValue?
+    func set(_ key: String, _ value: JSONValue, by actor: String, at date: Date) async throws
 }

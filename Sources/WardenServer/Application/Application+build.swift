@@ -74,15 +74,22 @@ public func buildApplication(
         let hub = EventHub()
         let decisionLog = GroupCommitDecisionLog(store: store, logger: logger)
         let opa = OPAClient(client: .shared, logger: logger)
+        let bypass = PolicyBypass()
+        let policySystem = PolicySystemService(store: store, bypass: bypass, clock: dependencies.clock, logger: logger)
+        try await policySystem.load()
+        if let state = bypass.current {
+            logger.critical("policy.bypass_active", metadata: ["since": "\(Timestamp.format(state.since))", "actor": "\(state.by)"])
+        }
         let services = DecisionPathServices(
             snapshots: snapshots, agents: agents,
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
-            decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa), hub: hub,
+            decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass), hub: hub,
             eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
                 minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger)),
-            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa)
+            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa),
+            policySystem: policySystem
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -136,6 +143,7 @@ func buildRouter(
     ToolController(scope: scope, tools: services.tools).addRoutes(to: v1)
     BundleController(scope: scope, bundles: services.bundles, sandbox: services.sandbox).addRoutes(to: v1)
     IncidentController(scope: scope, bundles: services.bundles).addRoutes(to: v1)
+    PolicySystemController(system: services.policySystem, bypass: services.decisions.bypass).addRoutes(to: v1)
     EventController(scope: scope, store: store, hub: services.hub, heartbeat: services.eventHeartbeat).addRoutes(to: v1)
     DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store).addRoutes(to: v1)
     return router
@@ -151,6 +159,7 @@ struct DecisionPathServices: Sendable {
     var eventHeartbeat: Duration
     var bundles: BundleService
     var sandbox: PolicySandbox
+    var policySystem: PolicySystemService
 }
 
 extension DecisionPathServices {
@@ -167,7 +176,8 @@ extension DecisionPathServices {
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
             decisions: DecisionService(snapshots: snapshots, log: GroupCommitDecisionLog(store: store, logger: logger), clock: clock), hub: hub,
             eventHeartbeat: .seconds(15), bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
-            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock)
+            sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock),
+            policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger)
         )
     }
 }

@@ -62,6 +62,7 @@ enum Render {
             "decision_id": id(record.id), "effect": .string(record.effect.rawValue), "reasons": strings(record.reasons),
             "bundle": text(record.bundle), "bundle_id": record.bundleID.map(id) ?? .null, "evaluated_ns": .int(record.evaluatedNanoseconds),
             "cohort": text(record.cohort?.rawValue),
+            "bypass": .bool(record.reasons.first == DecisionReason.policyBypassed),
         ])
     }
 
@@ -73,6 +74,7 @@ enum Render {
             "bundle_id": record.bundleID.map(id) ?? .null, "run_id": text(record.runID), "cost": record.cost.map(JSONValue.double) ?? .null,
             "evaluated_ns": .int(record.evaluatedNanoseconds),
             "created_at": time(record.createdAt), "trace_id": text(record.traceID), "cohort": text(record.cohort?.rawValue),
+            "bypass": .bool(record.reasons.first == DecisionReason.policyBypassed),
         ])
     }
 

@@ -28,5 +28,6 @@ extension Migration {
         .bundles,
         .rollout,
         .incidents,
+        .systemSettings,
     ]
 }

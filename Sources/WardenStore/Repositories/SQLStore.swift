@@ -26,7 +26,8 @@ public struct SQLStore: Store {
             tenants: SQLTenantRepository(db: db), apiKeys: SQLAPIKeyRepository(db: db), audit: SQLAuditEventRepository(db: db),
             agents: SQLAgentRepository(db: db), agentTokens: SQLAgentTokenRepository(db: db), tools: SQLToolRepository(db: db),
             events: SQLEventRepository(db: db), decisions: SQLDecisionRepository(db: db), signingKeys: SQLSigningKeyRepository(db: db),
-            bundles: SQLBundleRepository(db: db), incidents: SQLIncidentRepository(db: db)
+            bundles: SQLBundleRepository(db: db), incidents: SQLIncidentRepository(db: db),
+            settings: SQLSystemSettingRepository(db: db)
         )
     }
 }
