@@ -6,7 +6,10 @@ import Rego
 struct Bundles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundles", abstract: "Create, approve, roll out and roll back policy bundles.",
-        subcommands: [Create.self, List.self, Show.self, Approve.self, Promote.self, Rollback.self, CanaryStatus.self, Activate.self]
+        subcommands: [
+            Create.self, List.self, Show.self, Approve.self, Promote.self, Rollback.self, CanaryStatus.self, Activate.self, Export.self,
+            Import.self,
+        ]
     )
 
     static let columns = ["id", "version", "status", "share", "entrypoint", "default_effect", "stage_since", "module_names"]
@@ -198,6 +201,44 @@ struct Bundles: AsyncParsableCommand {
                 "\(object["version"] ?? "?") \(object["stage"] ?? "?") (\(object["share"] ?? "?") %), \(object["seconds_in_stage"] ?? "?") s in stage of \(object["minimum_stage_seconds"] ?? "?") s minimum, \(object["samples"] ?? 0) samples; gates \((object["passed"] as? Bool) == true ? "pass" : "FAIL"), promotable: \(object["promotable"] ?? false)"
             )
             client.print(["items": object["gates"] ?? []], columns: ["name", "threshold", "value", "passed"])
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a bundle with its signature (valid 24 h) to a file, for another tenant or environment.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Bundle id.") var id: String
+        @Option(name: [.customShort("o"), .customLong("file")], help: "Where to write it (default: standard output).") var file: String?
+
+        func run() async throws {
+            let answer = try await client.call("GET", "/v1/tenants/\(tenant)/bundles/\(id)/export")
+            let data = try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .withoutEscapingSlashes])
+            if let file {
+                try data.write(to: URL(fileURLWithPath: file))
+                Swift.print("wrote \(file)")
+            } else {
+                Swift.print(String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a draft from a signed export (admin, author); refused if altered, expired, or its version exists.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "The file `warden bundles export` wrote.") var file: String
+        @Option(help: "Import under this version instead (when the export's version exists here).") var asVersion: String?
+
+        func run() async throws {
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            guard var body = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw CLIError("\(file): not a JSON object")
+            }
+            if let asVersion { body["import_as_version"] = asVersion }
+            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles/import", body: body), columns: Bundles.columns)
         }
     }
 }

@@ -17,6 +17,8 @@ public struct BundleService: Sendable {
     let thresholds: GateThresholds
     /// Delivers rollout notifications (rollbacks, incidents) to tenants' notification URLs.
     let notifier: (any RolloutNotifier)?
+    /// Signs exports and checks imports.
+    let signer: BundleSigner?
 
     /// Bounds on what a bundle may hold, so a tenant cannot make the server compile without end.
     public static let maximumModules = 200
@@ -24,8 +26,9 @@ public struct BundleService: Sendable {
 
     public init(
         store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock, logger: Logger, minimumStageTime: TimeInterval = 86_400,
-        thresholds: GateThresholds = GateThresholds(), notifier: (any RolloutNotifier)? = nil
+        thresholds: GateThresholds = GateThresholds(), notifier: (any RolloutNotifier)? = nil, signer: BundleSigner? = nil
     ) {
+        self.signer = signer
         self.notifier = notifier
         self.minimumStageTime = minimumStageTime
         self.thresholds = thresholds
@@ -40,7 +43,9 @@ public struct BundleService: Sendable {
 
     // MARK: Drafts
 
-    public func create(by principal: Principal, tenant: Tenant, _ draft: BundleDraft) async throws -> PolicyBundle {
+    public func create(by principal: Principal, tenant: Tenant, _ draft: BundleDraft, importedFrom: [String: String]? = nil) async throws
+        -> PolicyBundle
+    {
         try principal.require(.authorBundles)
         guard let version = SemanticVersion(draft.version) else {
             throw WardenError(.invalidField, "version '\(draft.version)' is not a semantic version (MAJOR.MINOR.PATCH, such as 1.4.0)")
@@ -78,12 +83,12 @@ public struct BundleService: Sendable {
             try await repos.bundles.insert(bundle)
             try await repos.audit.append(
                 AuditEvent(
-                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "bundle.created", target: "bundle:\(version)",
-                    reason: draft.notes,
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: importedFrom == nil ? "bundle.created" : "bundle.imported",
+                    target: "bundle:\(version)", reason: draft.notes,
                     details: [
                         "bundle_id": bundle.id.uuidString.lowercased(), "modules": String(draft.modules.count),
                         "rules": String(draft.rules.arrayCount),
-                    ],
+                    ].merging(importedFrom ?? [:]) { _, new in new },
                     createdAt: now
                 )
             )
@@ -188,6 +193,62 @@ public struct BundleService: Sendable {
         rollbacks(tenant: tenant, trigger: "manual").increment()
         notify(tenant: tenant, moved, type: "policy.rollback")
         return moved
+    }
+
+    // MARK: Export and import
+
+    /// The bundle with a signature and an expiry (24 h), for another tenant or environment. Audited.
+    public func export(by principal: Principal, tenant: Tenant, id: UUID) async throws -> JSONValue {
+        try principal.require(.readBundles)
+        guard let signer else { throw WardenError(.internalError, "no bundle signing key is configured") }
+        let bundle = try await store.read { try await Self.find(tenant: tenant, id: id, $0) }
+        let now = now()
+        let exported = try BundleTransfer.export(bundle, tenantSlug: tenant.slug, signer: signer, now: now)
+        try await store.write { repos in
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "bundle.exported", target: "bundle:\(bundle.version)",
+                    reason: nil, details: ["bundle_id": bundle.id.uuidString.lowercased(), "alg": signer.algorithm, "key_id": signer.keyID],
+                    createdAt: now))
+        }
+        return exported
+    }
+
+    /// A draft from a signed export, once its signature and expiry check out; as `importAsVersion`
+    /// when given (the export's own version may exist here already: 409 otherwise). It still needs
+    /// approval before it decides.
+    public func importBundle(by principal: Principal, tenant: Tenant, _ document: JSONValue, importAsVersion: String?) async throws
+        -> PolicyBundle
+    {
+        try principal.require(.authorBundles)
+        guard let signer else { throw WardenError(.internalError, "no bundle signing key is configured") }
+        let contents = try BundleTransfer.verify(document, signer: signer, now: clock.now())
+        func text(_ key: String) -> String? { if case .string(let value)? = contents[key] { value } else { nil } }
+        guard case .string(let exportedVersion)? = contents["version"], let entrypoint = text("entrypoint") else {
+            throw WardenError(.invalidSignature, "the signed bundle lacks a version or entry point")
+        }
+        var modules: [String: String] = [:]
+        if case .object(let items)? = contents["modules"] {
+            for (name, source) in items {
+                guard case .string(let text) = source else { throw WardenError(.invalidField, "module '\(name)' is not text") }
+                modules[name] = text
+            }
+        }
+        var opa: ExternalOPA?
+        if case .object(let server)? = contents["opa"], case .string(let url)? = server["url"], case .string(let path)? = server["path"] {
+            var timeout: Int?
+            if case .int(let milliseconds)? = server["timeout_ms"] { timeout = Int(milliseconds) }
+            opa = try ExternalOPA.validated(url: url, path: path, timeoutMilliseconds: timeout)
+        }
+        let draft = BundleDraft(
+            version: importAsVersion ?? exportedVersion, modules: modules, data: contents["data"] ?? .object([:]),
+            rules: contents["rules"] ?? .array([]), opa: opa, entrypoint: entrypoint,
+            defaultEffect: text("default_effect").flatMap(DefaultEffect.init(rawValue:)) ?? .deny,
+            notes: text("notes"))
+        var source = ["imported_version": exportedVersion, "alg": signer.algorithm, "key_id": signer.keyID]
+        if let tenant = text("source_tenant") { source["source_tenant"] = tenant }
+        if let id = text("source_id") { source["source_bundle_id"] = id }
+        return try await create(by: principal, tenant: tenant, draft, importedFrom: source)
     }
 
     // MARK: Automatic rollback and incidents

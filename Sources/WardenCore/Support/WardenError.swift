@@ -74,6 +74,8 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let bundleNotApproved = Code(.conflict, "bundle_not_approved")
         public static let rolloutGateFailed = Code(.conflict, "rollout_gate_failed")
         public static let versionSkipped = Code(.unprocessable, "version_skipped")
+        public static let invalidSignature = Code(.badRequest, "invalid_signature")
+        public static let signatureExpired = Code(.badRequest, "signature_expired")
     }
 
     public let code: Code

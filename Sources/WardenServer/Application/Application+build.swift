@@ -74,6 +74,7 @@ public func buildApplication(
         let hub = EventHub()
         let decisionLog = GroupCommitDecisionLog(store: store, logger: logger)
         let opa = OPAClient(client: .shared, logger: logger)
+        let signer = try await loadBundleSigner(store: store, configuration: configuration, clock: dependencies.clock)
         let bypass = PolicyBypass()
         let policySystem = PolicySystemService(store: store, bypass: bypass, clock: dependencies.clock, logger: logger)
         try await policySystem.load()
@@ -87,7 +88,7 @@ public func buildApplication(
             eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
-                minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger)),
+                minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger), signer: signer),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa),
             policySystem: policySystem
         )
@@ -180,6 +181,21 @@ extension DecisionPathServices {
             policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger)
         )
     }
+}
+
+/// The key exports are signed with: the configured shared secret (HMAC-SHA256), or this deployment's
+/// Ed25519 key, generated on first start and kept in the database like the agent-token key.
+func loadBundleSigner(store: any Store, configuration: WardenConfiguration, clock: any WallClock) async throws -> BundleSigner {
+    if let secret = configuration.bundleSigningSecret {
+        return BundleSigner(key: .hmac(id: configuration.bundleSigningKeyID, secret: Array(secret.utf8)))
+    }
+    let generated = AgentTokenAuthority.generateKey()
+    let keyID = "bundle-\(UUID().uuidString.lowercased().prefix(8))"
+    let now = Timestamp.truncated(clock.now())
+    let stored = try await store.write { repos in
+        try await repos.signingKeys.insertIfAbsent(purpose: "bundle_export", id: keyID, key: generated, at: now)
+    }
+    return BundleSigner(key: .ed25519(id: stored.id, privateKey: stored.key))
 }
 
 /// The agent-token signing key: generated on first start and kept in the database, so every

@@ -22,6 +22,11 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var canaryMinimumStage: TimeInterval = 86_400
     /// How often the canary monitor measures running canaries and rolls back bad ones (`WARDEN_CANARY_MONITOR_SECONDS`).
     public var canaryMonitorInterval: Duration = .seconds(30)
+    /// A secret shared between environments that exchange bundles (`WARDEN_BUNDLE_SIGNING_SECRET`, at
+    /// least 32 bytes) and its key id (`WARDEN_BUNDLE_SIGNING_KEY_ID`): exports are signed with
+    /// HMAC-SHA256. Without it, with this deployment's own Ed25519 key. Never logged.
+    public var bundleSigningSecret: String?
+    public var bundleSigningKeyID: String = "hmac-1"
 
     public init() {}
 
@@ -110,6 +115,14 @@ public struct WardenConfiguration: Sendable, Equatable {
                 throw WardenError(.invalidField, "WARDEN_CANARY_MIN_STAGE_SECONDS must be a number of seconds from 0 to 2592000 (30 days)")
             }
             configuration.canaryMinimumStage = seconds
+        }
+        if let secret = environment["WARDEN_BUNDLE_SIGNING_SECRET"], !secret.isEmpty {
+            guard secret.utf8.count >= 32 else { throw WardenError(.invalidField, "WARDEN_BUNDLE_SIGNING_SECRET must be at least 32 bytes") }
+            configuration.bundleSigningSecret = secret
+        }
+        if let keyID = environment["WARDEN_BUNDLE_SIGNING_KEY_ID"], !keyID.isEmpty {
+            try Tool.validate(text: keyID, field: "WARDEN_BUNDLE_SIGNING_KEY_ID", max: 100)
+            configuration.bundleSigningKeyID = keyID
         }
         if let text = environment["WARDEN_CANARY_MONITOR_SECONDS"] {
             guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {

@@ -88,6 +88,8 @@ struct BundleController {
         group.post("/tenants/{tenant}/bundles/{bundle}/rollback", use: rollback)
         group.get("/tenants/{tenant}/bundles/{bundle}/canary-status", use: canaryStatus)
         group.post("/tenants/{tenant}/bundles/{bundle}/check-gates", use: checkGates)
+        group.get("/tenants/{tenant}/bundles/{bundle}/export", use: export)
+        group.post("/tenants/{tenant}/bundles/import", use: importBundle)
         group.get("/tenants/{tenant}/bundles/{bundle}/lint", use: lint)
         group.post("/tenants/{tenant}/evaluate", use: evaluate)
     }
@@ -248,6 +250,28 @@ struct BundleController {
         let (tenant, principal) = try await scope.tenant(context, .readBundles)
         let status = try await bundles.canaryStatus(by: principal, tenant: tenant, id: try Self.bundleID(context), record: true)
         return JSONBody.response(status: .ok, Render.canaryStatus(status))
+    }
+
+    @Sendable func export(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        return JSONBody.response(status: .ok, try await bundles.export(by: principal, tenant: tenant, id: try Self.bundleID(context)))
+    }
+
+    /// The body is an export as `GET …/export` answered, plus `import_as_version` if the version is taken.
+    @Sendable func importBundle(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard case .object(var fields)? = try await JSONBody.document(from: request, context: context) else {
+            throw WardenError(.malformedJSON, "request body must be a JSON object")
+        }
+        let renamed = fields.removeValue(forKey: "import_as_version")
+        var importAs: String?
+        switch renamed {
+        case nil, .null?: importAs = nil
+        case .string(let version)?: importAs = version
+        default: throw WardenError(.invalidField, "field 'import_as_version' must be a string")
+        }
+        let (tenant, principal) = try await scope.tenant(context, .authorBundles)
+        let bundle = try await bundles.importBundle(by: principal, tenant: tenant, .object(fields), importAsVersion: importAs)
+        return JSONBody.response(status: .created, Render.bundle(bundle, tenantSlug: tenant.slug))
     }
 
     static func bundleID(_ context: WardenRequestContext) throws -> UUID {
