@@ -7,8 +7,8 @@ struct Bundles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundles", abstract: "Create, approve, roll out and roll back policy bundles.",
         subcommands: [
-            Create.self, List.self, Show.self, Approve.self, Promote.self, Rollback.self, CanaryStatus.self, Activate.self, Export.self,
-            Import.self,
+            Create.self, List.self, Show.self, Approve.self, Promote.self, Rollback.self, CanaryStatus.self, Simulate.self, Activate.self,
+            Export.self, Import.self,
         ]
     )
 
@@ -239,6 +239,44 @@ struct Bundles: AsyncParsableCommand {
             }
             if let asVersion { body["import_as_version"] = asVersion }
             client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles/import", body: body), columns: Bundles.columns)
+        }
+    }
+
+    struct Simulate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay recorded decisions of a window with a bundle (a draft, usually): how many would change, by effect, with examples.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Bundle id.") var id: String
+        @Option(help: "From this RFC 3339 time.") var from: String?
+        @Option(help: "Until this RFC 3339 time.") var to: String?
+        @Option(help: "At most this many recorded decisions, newest first (1 to 10000).") var limit: Int = 1000
+
+        func run() async throws {
+            var body: [String: Any] = ["limit": limit]
+            if let from { body["from"] = from }
+            if let to { body["to"] = to }
+            let answer = try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/simulate", body: body)
+            guard client.output == .table, let report = answer as? [String: Any] else { return client.print(answer, columns: []) }
+            Swift.print(
+                "\(report["version"] ?? "?"): \(report["considered"] ?? 0) recorded decisions read, \(report["evaluated"] ?? 0) replayed, \(report["changed"] ?? 0) would change"
+            )
+            for (change, count) in (report["changes"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                Swift.print("  \(change.replacingOccurrences(of: "->", with: " -> ")): \(count)")
+            }
+            for (why, count) in (report["skipped"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                Swift.print("  skipped (\(why)): \(count)")
+            }
+            let examples = (report["examples"] as? [[String: Any]] ?? []).map { example -> [String: Any] in
+                let recorded = example["recorded"] as? [String: Any] ?? [:]
+                let simulated = example["simulated"] as? [String: Any] ?? [:]
+                return [
+                    "decision_id": example["decision_id"] ?? "", "agent": example["agent"] ?? "", "tool": example["tool"] ?? "",
+                    "was": recorded["effect"] ?? "", "would_be": simulated["effect"] ?? "",
+                    "because": (simulated["reasons"] as? [String] ?? []).joined(separator: ", "),
+                ]
+            }
+            if !examples.isEmpty { client.print(["items": examples], columns: ["decision_id", "agent", "tool", "was", "would_be", "because"]) }
         }
     }
 }

@@ -75,6 +75,7 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let rolloutGateFailed = Code(.conflict, "rollout_gate_failed")
         public static let versionSkipped = Code(.unprocessable, "version_skipped")
         public static let invalidSignature = Code(.badRequest, "invalid_signature")
+        public static let notSimulatable = Code(.unprocessable, "not_simulatable")
         public static let signatureExpired = Code(.badRequest, "signature_expired")
     }
 

@@ -89,6 +89,7 @@ struct BundleController {
         group.get("/tenants/{tenant}/bundles/{bundle}/canary-status", use: canaryStatus)
         group.post("/tenants/{tenant}/bundles/{bundle}/check-gates", use: checkGates)
         group.get("/tenants/{tenant}/bundles/{bundle}/export", use: export)
+        group.post("/tenants/{tenant}/bundles/{bundle}/simulate", use: simulate)
         group.post("/tenants/{tenant}/bundles/import", use: importBundle)
         group.get("/tenants/{tenant}/bundles/{bundle}/lint", use: lint)
         group.post("/tenants/{tenant}/evaluate", use: evaluate)
@@ -250,6 +251,49 @@ struct BundleController {
         let (tenant, principal) = try await scope.tenant(context, .readBundles)
         let status = try await bundles.canaryStatus(by: principal, tenant: tenant, id: try Self.bundleID(context), record: true)
         return JSONBody.response(status: .ok, Render.canaryStatus(status))
+    }
+
+    /// `{from?, to?, limit?}`: RFC 3339 times; limit 1 to 10,000 (default 1,000).
+    @Sendable func simulate(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context) ?? .object([:]))
+        func time(_ key: String) throws -> Date? {
+            guard let text = try fields.optionalString(key) else { return nil }
+            guard let date = Timestamp.parse(text) ?? ISO8601DateFormatter().date(from: text) else {
+                throw WardenError(.invalidField, "\(key) must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+            }
+            return date
+        }
+        let limit = try fields.optionalNumber("limit") ?? 1_000
+        guard limit == limit.rounded(), limit >= 1, limit <= Double(BundleService.maximumSimulationRecords) else {
+            throw WardenError(.invalidField, "limit must be a whole number from 1 to \(BundleService.maximumSimulationRecords)")
+        }
+        let (tenant, principal) = try await scope.tenant(context, .readBundles)
+        let report = try await bundles.simulate(
+            by: principal, tenant: tenant, id: try Self.bundleID(context), from: try time("from"), to: try time("to"), limit: Int(limit))
+        func counts(_ values: [String: Int]) -> JSONValue { .object(values.mapValues { .int(Int64($0)) }) }
+        return JSONBody.response(
+            status: .ok,
+            JSONValue.object([
+                "bundle_id": Render.id(report.bundle.id), "version": .string(report.bundle.version.description),
+                "from": Render.time(report.from), "to": Render.time(report.to), "considered": .int(Int64(report.considered)),
+                "evaluated": .int(Int64(report.evaluated)), "skipped": counts(report.skipped), "changed": .int(Int64(report.changed)),
+                "unchanged": .int(Int64(report.evaluated - report.changed)), "changes": counts(report.changes),
+                "simulated_effects": counts(report.effects),
+                "examples": .array(
+                    report.examples.map { example in
+                        .object([
+                            "decision_id": Render.id(example.record.id), "agent": .string(example.record.agentID),
+                            "tool": .string(example.record.tool), "action": .string(example.record.action),
+                            "recorded": .object([
+                                "effect": .string(example.record.effect.rawValue), "reasons": Render.strings(example.record.reasons),
+                                "bundle": Render.text(example.record.bundle),
+                            ]),
+                            "simulated": .object([
+                                "effect": .string(example.simulated.effect.rawValue), "reasons": Render.strings(example.simulated.reasons),
+                            ]),
+                        ])
+                    }),
+            ]))
     }
 
     @Sendable func export(_ request: Request, context: WardenRequestContext) async throws -> Response {
