@@ -167,7 +167,8 @@ public struct IdentityService: Sendable {
     /// Changes the tenant's default effect and notification URL (`.some(nil)` clears it), for tenant
     /// admins and global admins, audited as `tenant.updated`.
     public func updateTenant(
-        by principal: Principal, slug: String, defaultEffect: DefaultEffect?, notificationURL: String?? = nil, reason: String?
+        by principal: Principal, slug: String, defaultEffect: DefaultEffect?, notificationURL: String?? = nil,
+        rollout: [String: JSONValue]?? = nil, reason: String?
     ) async throws -> Tenant {
         var tenant = try await self.tenant(slug: slug, for: principal)
         guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may change a tenant's settings") }
@@ -183,11 +184,20 @@ public struct IdentityService: Sendable {
             details["notification_url"] = notificationURL == nil ? "cleared" : "set"
             tenant.notificationURL = notificationURL
         }
+        if let rollout {
+            // A partial change over the current thresholds; null goes back to the defaults.
+            let thresholds = try rollout.map { fields throws(WardenError) in try (tenant.gateThresholds ?? GateThresholds()).merging(fields) }
+            if thresholds != tenant.gateThresholds {
+                details["rollout"] = thresholds.map { StoredThresholds.text($0) } ?? "defaults"
+                tenant.gateThresholds = thresholds
+            }
+        }
         guard !details.isEmpty else { return tenant }
         let now = now()
         try await store.write { [tenant, details] repos in
             if details["default_effect"] != nil { try await repos.tenants.update(defaultEffect: tenant.defaultEffect, tenantID: tenant.id) }
             if details["notification_url"] != nil { try await repos.tenants.update(notificationURL: tenant.notificationURL, tenantID: tenant.id) }
+            if details["rollout"] != nil { try await repos.tenants.update(gateThresholds: tenant.gateThresholds, tenantID: tenant.id) }
             try await repos.audit.append(
                 AuditEvent(
                     id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "tenant.updated", target: "tenant:\(slug)",
@@ -324,5 +334,12 @@ public struct IdentityService: Sendable {
         try principal.require(.readAudit)
         let query = AuditQuery(tenantID: tenantID, action: action)
         return try await store.read { try await $0.audit.list(query, page) }
+    }
+}
+
+/// Gate thresholds as the audit trail shows them.
+enum StoredThresholds {
+    static func text(_ thresholds: GateThresholds) -> String {
+        "min_samples=\(thresholds.minSamples) max_error_rate=\(thresholds.maxErrorRate) max_deny_rate=\(thresholds.maxDenyRate) max_cost_increase=\(thresholds.maxCostIncrease) max_no_match_rate=\(thresholds.maxNoMatchRate)"
     }
 }

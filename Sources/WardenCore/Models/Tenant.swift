@@ -10,9 +10,12 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var defaultEffect: DefaultEffect
     /// Where rollout notifications (automatic rollbacks, incidents) are posted, if anywhere.
     public var notificationURL: String?
+    /// The tenant's canary quality-gate thresholds; `nil` for the defaults.
+    public var gateThresholds: GateThresholds?
 
     public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny, notificationURL: String? = nil) {
         self.notificationURL = notificationURL
+        self.gateThresholds = nil
         self.id = id
         self.slug = slug
         self.name = name

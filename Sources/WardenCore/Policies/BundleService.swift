@@ -448,7 +448,7 @@ public struct BundleService: Sendable {
         let baseline = stats[.baseline] ?? CohortStats()
         return CanaryStatus(
             bundle: bundle, since: since, timeInStage: now.timeIntervalSince(since), minimumStageTime: minimumStageTime, canary: canary,
-            baseline: baseline, gates: RolloutGates.evaluate(canary: canary, baseline: baseline, thresholds: thresholds))
+            baseline: baseline, gates: RolloutGates.evaluate(canary: canary, baseline: baseline, thresholds: tenant.gateThresholds ?? thresholds))
     }
 
     /// The transitions of a bundle, oldest first.

@@ -37,6 +37,50 @@ public struct GateThresholds: Sendable, Equatable, Codable {
     public var maxNoMatchRate: Double = 0.20
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case minSamples = "min_samples"
+        case maxErrorRate = "max_error_rate"
+        case maxDenyRate = "max_deny_rate"
+        case maxCostIncrease = "max_cost_increase"
+        case maxNoMatchRate = "max_no_match_rate"
+    }
+
+    /// These thresholds with the given fields replaced (`{min_samples?, max_error_rate?, …}`); unknown
+    /// fields and out-of-range values are refused.
+    public func merging(_ fields: [String: JSONValue]) throws(WardenError) -> GateThresholds {
+        var result = self
+        for (key, value) in fields {
+            let number: Double
+            switch value {
+            case .int(let int): number = Double(int)
+            case .double(let double): number = double
+            default: throw WardenError(.invalidField, "rollout.\(key) must be a number")
+            }
+            func rate() throws(WardenError) -> Double {
+                guard number >= 0, number <= 1 else { throw WardenError(.invalidField, "rollout.\(key) must be a fraction from 0 to 1") }
+                return number
+            }
+            switch key {
+            case "min_samples":
+                guard number == number.rounded(), number >= 1, number <= 1_000_000 else {
+                    throw WardenError(.invalidField, "rollout.min_samples must be a whole number from 1 to 1000000")
+                }
+                result.minSamples = Int(number)
+            case "max_error_rate": result.maxErrorRate = try rate()
+            case "max_deny_rate": result.maxDenyRate = try rate()
+            case "max_no_match_rate": result.maxNoMatchRate = try rate()
+            case "max_cost_increase":
+                guard number >= 0, number <= 100 else { throw WardenError(.invalidField, "rollout.max_cost_increase must be from 0 to 100") }
+                result.maxCostIncrease = number
+            default:
+                throw WardenError(
+                    .invalidField,
+                    "unknown field 'rollout.\(key)'; set min_samples, max_error_rate, max_deny_rate, max_cost_increase, max_no_match_rate")
+            }
+        }
+        return result
+    }
 }
 
 /// One gate's verdict.

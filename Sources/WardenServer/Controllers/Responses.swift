@@ -10,8 +10,11 @@ struct TenantResponse: Codable, Equatable {
     var defaultEffect: String
     /// Whether rollout notifications go anywhere; the URL itself is not shown (it often carries a token).
     var notificationURLSet: Bool
+    /// The canary gate thresholds in force (the tenant's, or the defaults).
+    var rollout: GateThresholds
 
     enum CodingKeys: String, CodingKey {
+        case rollout
         case id, slug, name
         case createdAt = "created_at"
         case defaultEffect = "default_effect"
@@ -25,6 +28,7 @@ struct TenantResponse: Codable, Equatable {
         self.createdAt = Timestamp.format(tenant.createdAt)
         self.defaultEffect = tenant.defaultEffect.rawValue
         self.notificationURLSet = tenant.notificationURL != nil
+        self.rollout = tenant.gateThresholds ?? GateThresholds()
     }
 }
 

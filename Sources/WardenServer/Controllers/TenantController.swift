@@ -52,12 +52,19 @@ struct TenantController {
 
     @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let fields = try await JSONBody.decode([String: JSONValue].self, from: request, context: context)
-        let allowed: Set<String> = ["default_effect", "notification_url", "reason"]
+        let allowed: Set<String> = ["default_effect", "notification_url", "rollout", "reason"]
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw WardenError(.invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url")
+            throw WardenError(.invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url, rollout")
         }
-        guard fields["default_effect"] != nil || fields["notification_url"] != nil else {
-            throw WardenError(.missingField, "give default_effect or notification_url (null clears it)")
+        guard fields["default_effect"] != nil || fields["notification_url"] != nil || fields["rollout"] != nil else {
+            throw WardenError(.missingField, "give default_effect, notification_url or rollout (null resets either)")
+        }
+        var rollout: [String: JSONValue]??
+        switch fields["rollout"] {
+        case nil: rollout = nil
+        case .null?: rollout = .some(nil)
+        case .object(let object)?: rollout = .some(object)
+        default: throw WardenError(.invalidField, "field 'rollout' must be an object of gate thresholds, or null for the defaults")
         }
         let effect = try fields["default_effect"].map {
             try ToolController.parse(try ToolController.string($0, field: "default_effect"), as: DefaultEffect.self, field: "default_effect")
@@ -69,7 +76,7 @@ struct TenantController {
         let reason = try fields["reason"].map { try ToolController.string($0, field: "reason") }
         let tenant = try await identity.updateTenant(
             by: try context.caller(), slug: try context.parameters.require("tenant"), defaultEffect: effect, notificationURL: notificationURL,
-            reason: reason
+            rollout: rollout, reason: reason
         )
         snapshots.apply(tenant)
         context.logger.notice("tenant.updated", metadata: ["tenant": "\(tenant.slug)", "default_effect": "\(tenant.defaultEffect.rawValue)"])

@@ -29,5 +29,6 @@ extension Migration {
         .rollout,
         .incidents,
         .systemSettings,
+        .rolloutSettings,
     ]
 }

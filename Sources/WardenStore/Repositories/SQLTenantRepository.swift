@@ -5,7 +5,7 @@ import WardenCore
 struct SQLTenantRepository: TenantRepository {
     let db: any SQLDatabase
 
-    static let columns = ["id", "slug", "name", "created_at", "default_effect", "notification_url"]
+    static let columns = ["id", "slug", "name", "created_at", "default_effect", "notification_url", "rollout_settings"]
 
     func insert(_ tenant: Tenant) async throws {
         do {
@@ -58,6 +58,11 @@ struct SQLTenantRepository: TenantRepository {
             .where("id", .equal, tenantID.uuidString.lowercased()).run()
     }
 
+    func update(gateThresholds: GateThresholds?, tenantID: UUID) async throws {
+        try await db.update("tenants").set("rollout_settings", to: SQLBind(gateThresholds.map(StoredJSON.encode)))
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
     func nextEventSequence(tenantID: UUID) async throws -> Int64 {
         let row = try await db.raw(
             "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = \(bind: tenantID.uuidString.lowercased()) RETURNING event_seq"
@@ -69,7 +74,7 @@ struct SQLTenantRepository: TenantRepository {
     static func decode(_ row: any SQLRow) throws -> Tenant {
         let effectText = try row.decode(column: "default_effect", as: String.self)
         guard let effect = DefaultEffect(rawValue: effectText) else { throw StoreError(message: "tenants.default_effect holds an unknown effect") }
-        return Tenant(
+        var tenant = Tenant(
             id: try row.decodeUUID("id"),
             slug: try row.decode(column: "slug", as: String.self),
             name: try row.decode(column: "name", as: String.self),
@@ -77,6 +82,10 @@ struct SQLTenantRepository: TenantRepository {
             defaultEffect: effect,
             notificationURL: try row.decode(column: "notification_url", as: String?.self)
         )
+        tenant.gateThresholds = try row.decode(column: "rollout_settings", as: String?.self).map {
+            try StoredJSON.decode(GateThresholds.self, $0, column: "tenants.rollout_settings")
+        }
+        return tenant
     }
 }
 
