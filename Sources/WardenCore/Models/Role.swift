@@ -37,6 +37,10 @@ public enum Permission: String, Sendable, CaseIterable {
     case activateBundles
     /// Approve a draft bundle written by someone else.
     case approveBundles
+    /// Read approval requests.
+    case readApprovals
+    /// Approve or reject approval requests (not one's own).
+    case decideApprovals
 }
 
 extension Role {
@@ -45,12 +49,13 @@ extension Role {
         case .admin:
             [
                 .readTenant, .manageAPIKeys, .readAudit, .manageAgents, .readTools, .manageTools, .operateKillSwitch, .decide, .readDecisions,
-                .readBundles, .authorBundles, .activateBundles, .approveBundles,
+                .readBundles, .authorBundles, .activateBundles, .approveBundles, .readApprovals, .decideApprovals,
             ]
-        case .operator: [.readTenant, .readTools, .manageTools, .operateKillSwitch, .readDecisions, .readBundles, .activateBundles]
-        case .auditor: [.readTenant, .readAudit, .readTools, .readDecisions, .readBundles]
-        case .approver: [.readTenant, .readTools, .readDecisions, .readBundles, .approveBundles]
-        case .author: [.readTenant, .readTools, .readDecisions, .readBundles, .authorBundles]
+        case .operator:
+            [.readTenant, .readTools, .manageTools, .operateKillSwitch, .readDecisions, .readBundles, .activateBundles, .readApprovals]
+        case .auditor: [.readTenant, .readAudit, .readTools, .readDecisions, .readBundles, .readApprovals]
+        case .approver: [.readTenant, .readTools, .readDecisions, .readBundles, .approveBundles, .readApprovals, .decideApprovals]
+        case .author: [.readTenant, .readTools, .readDecisions, .readBundles, .authorBundles, .readApprovals]
         }
     }
 }

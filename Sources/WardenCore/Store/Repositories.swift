@@ -137,13 +137,15 @@ public struct Repositories: Sendable {
     public var bundles: any BundleRepository
     public var incidents: any IncidentRepository
     public var settings: any SystemSettingRepository
+    public var approvals: any ApprovalRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
         signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
-        settings: any SystemSettingRepository
+        settings: any SystemSettingRepository, approvals: any ApprovalRepository
     ) {
+        self.approvals = approvals
         self.settings = settings
         self.incidents = incidents
         self.tenants = tenants
@@ -183,4 +185,13 @@ public protocol IncidentRepository: Sendable {
 public protocol SystemSettingRepository: Sendable {
     func get(_ key: String) async throws -> JSONValue?
     func set(_ key: String, _ value: JSONValue, by actor: String, at date: Date) async throws
+}
+
+/// Approval requests, newest first.
+public protocol ApprovalRepository: Sendable {
+    func insert(_ request: ApprovalRequest) async throws
+    func update(_ request: ApprovalRequest) async throws
+    func find(tenantID: UUID, id: UUID) async throws -> ApprovalRequest?
+    func find(tenantID: UUID, idempotencyKey: String) async throws -> ApprovalRequest?
+    func list(tenantID: UUID, status: ApprovalStatus?, _ page: PageRequest) async throws -> Page<ApprovalRequest>
 }

@@ -76,6 +76,9 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let versionSkipped = Code(.unprocessable, "version_skipped")
         public static let invalidSignature = Code(.badRequest, "invalid_signature")
         public static let notSimulatable = Code(.unprocessable, "not_simulatable")
+        public static let approvalNotFound = Code(.notFound, "approval_not_found")
+        public static let approvalResolved = Code(.conflict, "approval_resolved")
+        public static let idempotencyConflict = Code(.conflict, "idempotency_conflict")
         public static let signatureExpired = Code(.badRequest, "signature_expired")
     }
 

@@ -90,7 +90,7 @@ public func buildApplication(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
                 minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger), signer: signer),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa),
-            policySystem: policySystem
+            policySystem: policySystem, approvals: ApprovalService(store: store, clock: dependencies.clock)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -146,7 +146,9 @@ func buildRouter(
     IncidentController(scope: scope, bundles: services.bundles).addRoutes(to: v1)
     PolicySystemController(system: services.policySystem, bypass: services.decisions.bypass).addRoutes(to: v1)
     EventController(scope: scope, store: store, hub: services.hub, heartbeat: services.eventHeartbeat).addRoutes(to: v1)
-    DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store).addRoutes(to: v1)
+    DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store, approvals: services.approvals)
+        .addRoutes(to: v1)
+    ApprovalController(scope: scope, approvals: services.approvals, snapshots: services.snapshots).addRoutes(to: v1)
     return router
 }
 
@@ -161,6 +163,7 @@ struct DecisionPathServices: Sendable {
     var bundles: BundleService
     var sandbox: PolicySandbox
     var policySystem: PolicySystemService
+    var approvals: ApprovalService
 }
 
 extension DecisionPathServices {
@@ -178,7 +181,8 @@ extension DecisionPathServices {
             decisions: DecisionService(snapshots: snapshots, log: GroupCommitDecisionLog(store: store, logger: logger), clock: clock), hub: hub,
             eventHeartbeat: .seconds(15), bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock),
-            policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger)
+            policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger),
+            approvals: ApprovalService(store: store, clock: clock)
         )
     }
 }

@@ -10,6 +10,7 @@ struct DecisionController {
     let decisions: DecisionService
     let snapshots: SnapshotStore
     let store: any Store
+    let approvals: ApprovalService
 
     /// The body of `POST /v1/decide`, read with the hand-written JSON parser (this is the hot path).
     struct DecideRequest {
@@ -50,7 +51,9 @@ struct DecisionController {
         let body = try DecideRequest(try await JSONBody.document(from: request, context: context))
         let tenantID: UUID
         let agentID: String
+        let requester: String
         if let agent = context.agent {
+            requester = "agent:\(agent.agentID)"
             if let agentName = body.agent, agentName != agent.agentID {
                 throw WardenError(.forbidden, "an agent token decides for its own agent only")
             }
@@ -62,6 +65,7 @@ struct DecisionController {
             agentID = agent.agentID
         } else {
             let principal = try context.caller()
+            requester = principal.actor
             guard let slug = body.tenant, let agentName = body.agent else {
                 throw WardenError(.missingField, "an API key must name 'tenant' and 'agent'; agents use their own token")
             }
@@ -86,7 +90,21 @@ struct DecisionController {
                 ]
             )
         }
-        return JSONBody.response(status: enforce && record.effect == .deny ? .forbidden : .ok, Render.decisionAnswer(record))
+        // A decision that needs a person opens an approval request; the agent can wait on it
+        // (`GET …/approvals/{id}?wait=30`). Its level is the tool's.
+        var approvalID: UUID?
+        if record.effect == .requireApproval, let snapshot = snapshots.cached(tenantID: tenantID) {
+            let level = snapshot.tools[record.tool]?.tool.approvalLevel ?? .manualApprove
+            let reason = record.reasons.joined(separator: ", ")
+            let (approval, _) = try await approvals.create(
+                tenant: snapshot.tenant,
+                ApprovalService.Draft(
+                    agentID: agentID, tool: record.tool, action: record.action, input: decisionRequest.input, reason: reason, level: level,
+                    decisionID: record.id, requestedBy: requester))
+            approvalID = approval.id
+        }
+        return JSONBody.response(
+            status: enforce && record.effect == .deny ? .forbidden : .ok, Render.decisionAnswer(record, approvalID: approvalID))
     }
 
     @Sendable func list(_ request: Request, context: WardenRequestContext) async throws -> Response {

@@ -57,12 +57,12 @@ enum Render {
         ])
     }
 
-    static func decisionAnswer(_ record: DecisionRecord) -> JSONValue {
+    static func decisionAnswer(_ record: DecisionRecord, approvalID: UUID? = nil) -> JSONValue {
         .object([
             "decision_id": id(record.id), "effect": .string(record.effect.rawValue), "reasons": strings(record.reasons),
             "bundle": text(record.bundle), "bundle_id": record.bundleID.map(id) ?? .null, "evaluated_ns": .int(record.evaluatedNanoseconds),
             "cohort": text(record.cohort?.rawValue),
-            "bypass": .bool(record.reasons.first == DecisionReason.policyBypassed),
+            "bypass": .bool(record.reasons.first == DecisionReason.policyBypassed), "approval_id": approvalID.map(id) ?? .null,
         ])
     }
 

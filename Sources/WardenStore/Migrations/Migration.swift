@@ -30,5 +30,6 @@ extension Migration {
         .incidents,
         .systemSettings,
         .rolloutSettings,
+        .approvals,
     ]
 }
