@@ -26,7 +26,7 @@ struct Decide: AsyncParsableCommand {
         if let runID { body["run_id"] = runID }
         if let cost { body["cost"] = cost }
         let answer = try await client.call("POST", "/v1/decide", body: body)
-        client.print(answer, columns: ["effect", "reasons", "bundle", "decision_id", "evaluated_ns"])
+        client.print(answer, columns: ["effect", "reasons", "bundle", "decision_id", "approval_id", "evaluated_ns"])
         switch (answer as? [String: Any])?["effect"] as? String {
         case "allow": return
         case "deny": throw ExitCode(3)

@@ -9,7 +9,7 @@ struct Warden: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, Migrate.self, Seed.self, Tenants.self, APIKeys.self, Agents.self, Tools.self, Kill.self, Restore.self, Decide.self,
-            Decisions.self, Chaos.self, PolicyCommands.self, Bundles.self,
+            Decisions.self, Chaos.self, PolicyCommands.self, Bundles.self, Approvals.self,
         ]
     )
 

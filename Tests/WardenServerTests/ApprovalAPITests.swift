@@ -108,6 +108,24 @@ import Testing
                 .post, "/v1/tenants/acme/approvals", json: #"{"agent":"bot","tool":"refund","action":"x","expires_in_seconds":0}"#)
             #expect(try badExpiry.errorCode() == "invalid_field")
             #expect(try await client.send(.get, "/v1/tenants/acme/approvals/\(UUID())").errorCode() == "approval_not_found")
+
+            // Mass reject: admins only, with a reason; every pending request, nothing else.
+            for order in 1...3 {
+                let opened = try await client.send(
+                    .post, "/v1/tenants/acme/approvals", json: #"{"agent":"bot","tool":"refund","action":"create","input":{"n":\#(order)}}"#)
+                #expect(opened.status == .created)
+            }
+            #expect(
+                try await client.send(.post, "/v1/tenants/acme/approvals/reject-pending", token: alice, json: #"{"reason":"x"}"#).status == .forbidden
+            )
+            #expect(
+                try await client.send(.post, "/v1/tenants/acme/approvals/reject-pending", json: #"{"reason":"  "}"#).errorCode() == "missing_field")
+            let mass = try await client.send(.post, "/v1/tenants/acme/approvals/reject-pending", json: #"{"reason":"approver outage drill"}"#)
+            #expect(try mass.object()["rejected"] as? Int == 3, "\(mass.text)")
+            #expect(try await client.send(.get, "/v1/tenants/acme/approvals?status=pending").array("items").isEmpty)
+            #expect(try await client.send(.get, "/v1/tenants/acme/approvals?status=approved").array("items").count == 1)
+            let audit = try await client.send(.get, "/v1/tenants/acme/audit-events?limit=100").array("items")
+            #expect(audit.contains { $0["action"] as? String == "approval.mass_rejected" && $0["reason"] as? String == "approver outage drill" })
         }
     }
 }

@@ -123,4 +123,38 @@ public struct ApprovalService: Sendable {
             return next
         }
     }
+
+    /// Rejects every pending request of the tenant at once (tenant or global admins), as the approvals
+    /// runbook's emergency step asks: each request's history names the actor and reason, and one audit
+    /// event counts them. Returns how many were rejected.
+    public func rejectPending(by principal: Principal, tenant: Tenant, reason: String) async throws -> Int {
+        guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may reject every pending request") }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw WardenError(.missingField, "a mass rejection needs a reason") }
+        try Tool.validate(text: reason, field: "reason", max: 1000)
+        let now = Timestamp.truncated(clock.now())
+        return try await store.write { repos in
+            var rejected = 0
+            var page = PageRequest(limit: PageRequest.maximumLimit)
+            var pending: [ApprovalRequest] = []
+            while true {
+                let result = try await repos.approvals.list(tenantID: tenant.id, status: .pending, page)
+                pending += result.items
+                guard let next = result.nextCursor else { break }
+                page.after = try Cursor.decode(next)
+            }
+            for var request in pending {
+                request.status = .rejected
+                request.resolvedAt = now
+                request.history.append(.init(status: .rejected, actor: principal.actor, at: now, comment: reason))
+                try await repos.approvals.update(request)
+                rejected += 1
+            }
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "approval.mass_rejected", target: "tenant:\(tenant.slug)",
+                    reason: reason, details: ["rejected": String(rejected)], createdAt: now))
+            return rejected
+        }
+    }
 }

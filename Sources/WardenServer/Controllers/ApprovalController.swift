@@ -15,6 +15,7 @@ struct ApprovalController {
         group.get("/tenants/{tenant}/approvals/{id}", use: show)
         group.post("/tenants/{tenant}/approvals/{id}/approve", use: approve)
         group.post("/tenants/{tenant}/approvals/{id}/reject", use: reject)
+        group.post("/tenants/{tenant}/approvals/reject-pending", use: rejectPending)
     }
 
     /// `{agent, tool, action, input?, reason?, level?, webhook_url?, expires_in_seconds?}` with an optional
@@ -80,6 +81,15 @@ struct ApprovalController {
         let (tenant, principal) = try await scope.tenant(context, .decideApprovals)
         let approval = try await approvals.vote(by: principal, tenant: tenant, id: try Self.id(context), vote, comment: comment)
         return JSONBody.response(status: .ok, Render.approval(approval, tenantSlug: tenant.slug))
+    }
+
+    /// `{reason}`: every pending request rejected at once (admin).
+    @Sendable func rejectPending(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context))
+        let reason = try fields.string("reason")
+        let (tenant, principal) = try await scope.tenant(context, .readApprovals)
+        let count = try await approvals.rejectPending(by: principal, tenant: tenant, reason: reason)
+        return JSONBody.response(status: .ok, JSONValue.object(["rejected": .int(Int64(count)), "reason": .string(reason)]))
     }
 
     static func id(_ context: WardenRequestContext) throws -> UUID {
