@@ -5,7 +5,7 @@ import Foundation
 struct Approvals: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approvals", abstract: "List, show, approve and reject approval requests.",
-        subcommands: [List.self, Show.self, Approve.self, Reject.self, RejectPending.self]
+        subcommands: [List.self, Show.self, Approve.self, Reject.self, RejectPending.self, EscalateNow.self]
     )
 
     static let columns = ["id", "status", "agent", "tool", "action", "level", "approvals", "reason", "expires_at"]
@@ -79,6 +79,19 @@ struct Approvals: AsyncParsableCommand {
             let answer = try await client.call("POST", "/v1/tenants/\(tenant)/approvals/reject-pending", body: ["reason": reason])
             guard client.output == .table, let object = answer as? [String: Any] else { return client.print(answer, columns: []) }
             Swift.print("rejected \(object["rejected"] ?? 0) pending request(s)")
+        }
+    }
+
+    struct EscalateNow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "escalate-now", abstract: "Run one escalation pass for the tenant now (admin): escalate and expire what is due.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+
+        func run() async throws {
+            let answer = try await client.call("POST", "/v1/tenants/\(tenant)/approvals/escalate-now")
+            guard client.output == .table, let object = answer as? [String: Any] else { return client.print(answer, columns: []) }
+            Swift.print("escalated \(object["escalated"] ?? 0), expired \(object["expired"] ?? 0)")
         }
     }
 }

@@ -1,15 +1,64 @@
 public import Foundation
+import Metrics
 
 /// Approval requests: created by `require_approval` decisions or directly, decided by approvers.
 public struct ApprovalService: Sendable {
     let store: any Store
     let clock: any WallClock
-    /// How long a request waits for a person before it expires (escalation arrives later).
+    /// How long a pending request waits before it is escalated (the next level is told).
+    let escalateAfter: TimeInterval
+    /// How long a request waits for a person before it expires (denied).
     public static let defaultLifetime: TimeInterval = 3600
 
-    public init(store: any Store, clock: any WallClock) {
+    public init(store: any Store, clock: any WallClock, escalateAfter: TimeInterval = 900) {
         self.store = store
         self.clock = clock
+        self.escalateAfter = escalateAfter
+    }
+
+    /// One escalation pass: pending requests older than `escalateAfter` become `escalated` (still open
+    /// to approvers), and unresolved requests past their expiry become `expired` (denied). Each change
+    /// is kept in the request's history as `system:escalation` and audited. Of one tenant, or all.
+    @discardableResult
+    public func escalate(tenantID: UUID? = nil) async throws -> (escalated: Int, expired: Int) {
+        let now = Timestamp.truncated(clock.now())
+        let escalateAfter = self.escalateAfter
+        let counts = try await store.write { repos -> (Int, Int) in
+            var escalated = 0
+            var expired = 0
+            // Anything created before now may be due; those created within `escalateAfter` can only expire.
+            for var request in try await repos.approvals.unresolved(tenantID: tenantID, createdBefore: now, limit: 10_000) {
+                let next: ApprovalStatus
+                if now >= request.expiresAt {
+                    next = .expired
+                } else if request.status == .pending, now.timeIntervalSince(request.createdAt) >= escalateAfter {
+                    next = .escalated
+                } else {
+                    continue
+                }
+                request.status = next
+                if next == .expired { request.resolvedAt = now }
+                let comment =
+                    next == .expired
+                    ? "expired at \(Timestamp.format(request.expiresAt)) without a decision (denied)"
+                    : "pending longer than \(Int(escalateAfter)) s: escalated to the next level"
+                request.history.append(.init(status: next, actor: "system:escalation", at: now, comment: comment))
+                try await repos.approvals.update(request)
+                try await repos.audit.append(
+                    AuditEvent(
+                        id: UUID(), tenantID: request.tenantID, actor: "system:escalation", action: "approval.\(next.rawValue)",
+                        target: "approval:\(request.id.uuidString.lowercased())", reason: comment, details: ["level": request.level.rawValue],
+                        createdAt: now))
+                if next == .expired { expired += 1 } else { escalated += 1 }
+            }
+            return (escalated, expired)
+        }
+        Counter(label: "warden_approval_escalations_total").increment(by: counts.0)
+        Counter(label: "warden_approval_expirations_total").increment(by: counts.1)
+        if let unresolved = try? await store.read({ try await $0.approvals.unresolvedCount() }) {
+            Gauge(label: "warden_approval_requests_pending").record(unresolved)
+        }
+        return counts
     }
 
     /// What a caller asks approval for.

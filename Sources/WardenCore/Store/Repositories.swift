@@ -194,4 +194,8 @@ public protocol ApprovalRepository: Sendable {
     func find(tenantID: UUID, id: UUID) async throws -> ApprovalRequest?
     func find(tenantID: UUID, idempotencyKey: String) async throws -> ApprovalRequest?
     func list(tenantID: UUID, status: ApprovalStatus?, _ page: PageRequest) async throws -> Page<ApprovalRequest>
+    /// Unresolved requests (pending or escalated) created before `before`, of one tenant or all, oldest first.
+    func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int) async throws -> [ApprovalRequest]
+    /// How many requests are pending or escalated, in all tenants.
+    func unresolvedCount() async throws -> Int
 }

@@ -90,7 +90,8 @@ public func buildApplication(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
                 minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger), signer: signer),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa),
-            policySystem: policySystem, approvals: ApprovalService(store: store, clock: dependencies.clock)
+            policySystem: policySystem,
+            approvals: ApprovalService(store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -116,7 +117,8 @@ public func buildApplication(
         // Shut down in reverse order: the server drains first, then the decision log, then the database.
         app.addServices(
             DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog),
-            CanaryMonitorService(bundles: services.bundles, interval: configuration.canaryMonitorInterval))
+            CanaryMonitorService(bundles: services.bundles, interval: configuration.canaryMonitorInterval),
+            EscalationService(approvals: services.approvals, interval: configuration.approvalEscalationInterval, logger: logger))
         return app
     } catch {
         await database.close()

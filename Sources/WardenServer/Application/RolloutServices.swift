@@ -57,3 +57,24 @@ struct CanaryMonitorService: Service {
         }
     }
 }
+
+/// Runs the approval escalation pass every `interval` until the server shuts down.
+struct EscalationService: Service {
+    let approvals: ApprovalService
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                do {
+                    try await approvals.escalate()
+                } catch {
+                    logger.warning("approval_escalation.failed", metadata: ["error": "\(String(describing: error))"])
+                }
+            }
+        }
+    }
+}

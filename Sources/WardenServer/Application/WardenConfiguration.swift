@@ -25,6 +25,10 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// A secret shared between environments that exchange bundles (`WARDEN_BUNDLE_SIGNING_SECRET`, at
     /// least 32 bytes) and its key id (`WARDEN_BUNDLE_SIGNING_KEY_ID`): exports are signed with
     /// HMAC-SHA256. Without it, with this deployment's own Ed25519 key. Never logged.
+    /// How often the escalation service runs (`WARDEN_APPROVAL_ESCALATION_SECONDS`), and how long a request
+    /// stays pending before it is escalated (`WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS`).
+    public var approvalEscalationInterval: Duration = .seconds(60)
+    public var approvalEscalateAfter: TimeInterval = 900
     public var bundleSigningSecret: String?
     public var bundleSigningKeyID: String = "hmac-1"
 
@@ -123,6 +127,18 @@ public struct WardenConfiguration: Sendable, Equatable {
         if let keyID = environment["WARDEN_BUNDLE_SIGNING_KEY_ID"], !keyID.isEmpty {
             try Tool.validate(text: keyID, field: "WARDEN_BUNDLE_SIGNING_KEY_ID", max: 100)
             configuration.bundleSigningKeyID = keyID
+        }
+        if let text = environment["WARDEN_APPROVAL_ESCALATION_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
+                throw WardenError(.invalidField, "WARDEN_APPROVAL_ESCALATION_SECONDS must be a number of seconds from 0.05 to 3600")
+            }
+            configuration.approvalEscalationInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        if let text = environment["WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 1, seconds <= 30 * 86_400 else {
+                throw WardenError(.invalidField, "WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS must be a number of seconds from 1 to 2592000")
+            }
+            configuration.approvalEscalateAfter = seconds
         }
         if let text = environment["WARDEN_CANARY_MONITOR_SECONDS"] {
             guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {

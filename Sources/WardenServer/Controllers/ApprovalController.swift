@@ -16,6 +16,7 @@ struct ApprovalController {
         group.post("/tenants/{tenant}/approvals/{id}/approve", use: approve)
         group.post("/tenants/{tenant}/approvals/{id}/reject", use: reject)
         group.post("/tenants/{tenant}/approvals/reject-pending", use: rejectPending)
+        group.post("/tenants/{tenant}/approvals/escalate-now", use: escalateNow)
     }
 
     /// `{agent, tool, action, input?, reason?, level?, webhook_url?, expires_in_seconds?}` with an optional
@@ -90,6 +91,14 @@ struct ApprovalController {
         let (tenant, principal) = try await scope.tenant(context, .readApprovals)
         let count = try await approvals.rejectPending(by: principal, tenant: tenant, reason: reason)
         return JSONBody.response(status: .ok, JSONValue.object(["rejected": .int(Int64(count)), "reason": .string(reason)]))
+    }
+
+    /// One escalation pass for the tenant now (admin): escalates and expires what is due.
+    @Sendable func escalateNow(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readApprovals)
+        guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may run an escalation pass") }
+        let (escalated, expired) = try await approvals.escalate(tenantID: tenant.id)
+        return JSONBody.response(status: .ok, JSONValue.object(["escalated": .int(Int64(escalated)), "expired": .int(Int64(expired))]))
     }
 
     static func id(_ context: WardenRequestContext) throws -> UUID {

@@ -47,6 +47,20 @@ struct SQLApprovalRepository: ApprovalRepository {
         }
     }
 
+    func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int) async throws -> [ApprovalRequest] {
+        let select = db.select().columns(Self.columns).from("approvals")
+            .where("status", .in, [ApprovalStatus.pending.rawValue, ApprovalStatus.escalated.rawValue])
+            .where("created_at", .lessThan, Timestamp.format(before))
+        if let tenantID { select.where("tenant_id", .equal, tenantID.uuidString.lowercased()) }
+        return try await select.orderBy("created_at").limit(limit).all().map(Self.decode)
+    }
+
+    func unresolvedCount() async throws -> Int {
+        let row = try await db.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("approvals")
+            .where("status", .in, [ApprovalStatus.pending.rawValue, ApprovalStatus.escalated.rawValue]).first()
+        return try row?.decode(column: "n", as: Int.self) ?? 0
+    }
+
     static func binds(_ request: ApprovalRequest) -> [any SQLExpression] {
         [
             SQLBind(request.id.uuidString.lowercased()), SQLBind(request.tenantID.uuidString.lowercased()), SQLBind(request.agentID),
