@@ -165,6 +165,18 @@ import WardenCore
             #expect((incident["number"] as? String)?.hasSuffix("-0002") == true)
             let active = try await client.send(.get, "/v1/tenants/acme/bundles?active_only=true").array("items")
             #expect(active.map { $0["version"] as? String } == ["1.0.0"])
+            // Incidents filed at the same time take distinct numbers, one after the other.
+            let numbers = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        let filed = try await client.send(
+                            .post, "/v1/tenants/acme/incidents", json: #"{"severity":"low","source":"drill","title":"parallel \#(index)"}"#)
+                        return try #require((try filed.object()["incident"] as? [String: Any])?["number"] as? String, "\(filed.text)")
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(numbers.map { $0.suffix(4) }) == Set(["0003", "0004", "0005", "0006", "0007", "0008"]), "\(numbers)")
             // Bad input is a 400 naming the field.
             let bad = try await client.send(.post, "/v1/tenants/acme/incidents", json: #"{"severity":"urgent","source":"x","title":"y"}"#)
             #expect(try bad.errorCode() == "invalid_field")

@@ -10,9 +10,10 @@ struct SQLIncidentRepository: IncidentRepository {
     ]
 
     func insert(_ incident: Incident) async throws -> Incident {
-        // The tenant's next number this year. Writers hold the tenant's write transaction (SQLite has
-        // one writer; on PostgreSQL the (tenant_id, number) key refuses a duplicate, which fails the
-        // transaction rather than reusing a number).
+        // The tenant's next number this year. The tenant's row is locked first (a no-op update), so
+        // concurrent incidents of one tenant on PostgreSQL take numbers one after the other; SQLite has
+        // one writer anyway. The (tenant_id, number) key is the last line of defence.
+        try await db.raw("UPDATE tenants SET event_seq = event_seq WHERE id = \(bind: incident.tenantID.uuidString.lowercased())").run()
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: incident.createdAt).year ?? 1970
         let prefix = "INC-\(year)-"
         let row = try await db.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("incidents")
