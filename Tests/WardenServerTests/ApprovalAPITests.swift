@@ -128,4 +128,26 @@ import Testing
             #expect(audit.contains { $0["action"] as? String == "approval.mass_rejected" && $0["reason"] as? String == "approver outage drill" })
         }
     }
+
+    @Test(arguments: Backend.available)
+    func theTenantSwitchForcesManualApprovalEverywhere(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)  // the tool auto-approves
+            #expect(try await demo.decide(client).decision() == ("allow", ["default_allow"]))
+            let on = try await client.send(.patch, "/v1/tenants/acme", json: #"{"force_manual_approval":true,"reason":"approver incident"}"#)
+            #expect(on.status == .ok, "\(on.text)")
+            #expect(try on.object()["force_manual_approval"] as? Bool == true)
+            let forced = try await demo.decide(client)
+            #expect(try forced.decision() == ("require_approval", ["default_allow", "approval_required"]))
+            let approvalID = try #require(try forced.object()["approval_id"] as? String)
+            #expect(try await client.send(.get, "/v1/tenants/acme/approvals/\(approvalID)").object()["level"] as? String == "manual_approve")
+            #expect(try await client.send(.patch, "/v1/tenants/acme", json: #"{"force_manual_approval":"yes"}"#).errorCode() == "invalid_field")
+            #expect(try await client.send(.patch, "/v1/tenants/acme", json: #"{"reason":"nothing"}"#).errorCode() == "missing_field")
+            #expect(try await client.send(.patch, "/v1/tenants/acme", json: #"{"force_manual_approval":false}"#).status == .ok)
+            #expect(try await demo.decide(client).decision() == ("allow", ["default_allow"]))
+            let audit = try await client.send(.get, "/v1/tenants/acme/audit-events?limit=50").array("items")
+            let switches = audit.filter { ($0["details"] as? [String: Any])?["force_manual_approval"] != nil }
+            #expect(switches.map { ($0["details"] as? [String: Any])?["force_manual_approval"] as? String } == ["false", "true"])
+        }
+    }
 }

@@ -90,7 +90,7 @@ public enum DecisionEngine {
         }
         outcome.cohort = cohort
         // 5. The tool's approval level may raise allow to require_approval.
-        if outcome.effect == .allow, entry.tool.approvalLevel != .autoApprove {
+        if outcome.effect == .allow, entry.tool.approvalLevel != .autoApprove || snapshot.tenant.forceManualApproval {
             outcome.effect = .requireApproval
             outcome.reasons.append(DecisionReason.approvalRequired)
         }

@@ -168,7 +168,7 @@ public struct IdentityService: Sendable {
     /// admins and global admins, audited as `tenant.updated`.
     public func updateTenant(
         by principal: Principal, slug: String, defaultEffect: DefaultEffect?, notificationURL: String?? = nil,
-        rollout: [String: JSONValue]?? = nil, reason: String?
+        rollout: [String: JSONValue]?? = nil, forceManualApproval: Bool? = nil, reason: String?
     ) async throws -> Tenant {
         var tenant = try await self.tenant(slug: slug, for: principal)
         guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may change a tenant's settings") }
@@ -192,12 +192,19 @@ public struct IdentityService: Sendable {
                 tenant.gateThresholds = thresholds
             }
         }
+        if let forceManualApproval, forceManualApproval != tenant.forceManualApproval {
+            details["force_manual_approval"] = forceManualApproval ? "true" : "false"
+            tenant.forceManualApproval = forceManualApproval
+        }
         guard !details.isEmpty else { return tenant }
         let now = now()
         try await store.write { [tenant, details] repos in
             if details["default_effect"] != nil { try await repos.tenants.update(defaultEffect: tenant.defaultEffect, tenantID: tenant.id) }
             if details["notification_url"] != nil { try await repos.tenants.update(notificationURL: tenant.notificationURL, tenantID: tenant.id) }
             if details["rollout"] != nil { try await repos.tenants.update(gateThresholds: tenant.gateThresholds, tenantID: tenant.id) }
+            if details["force_manual_approval"] != nil {
+                try await repos.tenants.update(forceManualApproval: tenant.forceManualApproval, tenantID: tenant.id)
+            }
             try await repos.audit.append(
                 AuditEvent(
                     id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "tenant.updated", target: "tenant:\(slug)",

@@ -12,10 +12,13 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var notificationURL: String?
     /// The tenant's canary quality-gate thresholds; `nil` for the defaults.
     public var gateThresholds: GateThresholds?
+    /// While on, every `allow` needs a person: auto-approval is off for every tool (runbook: "disable auto-approve").
+    public var forceManualApproval: Bool
 
     public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny, notificationURL: String? = nil) {
         self.notificationURL = notificationURL
         self.gateThresholds = nil
+        self.forceManualApproval = false
         self.id = id
         self.slug = slug
         self.name = name

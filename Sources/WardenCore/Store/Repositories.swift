@@ -13,6 +13,7 @@ public protocol TenantRepository: Sendable {
     func update(defaultEffect: DefaultEffect, tenantID: UUID) async throws
     func update(notificationURL: String?, tenantID: UUID) async throws
     func update(gateThresholds: GateThresholds?, tenantID: UUID) async throws
+    func update(forceManualApproval: Bool, tenantID: UUID) async throws
     /// Takes the tenant's next event sequence number (locks the tenant row until the transaction ends).
     func nextEventSequence(tenantID: UUID) async throws -> Int64
 }

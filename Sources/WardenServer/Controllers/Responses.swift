@@ -12,9 +12,11 @@ struct TenantResponse: Codable, Equatable {
     var notificationURLSet: Bool
     /// The canary gate thresholds in force (the tenant's, or the defaults).
     var rollout: GateThresholds
+    var forceManualApproval: Bool
 
     enum CodingKeys: String, CodingKey {
         case rollout
+        case forceManualApproval = "force_manual_approval"
         case id, slug, name
         case createdAt = "created_at"
         case defaultEffect = "default_effect"
@@ -29,6 +31,7 @@ struct TenantResponse: Codable, Equatable {
         self.defaultEffect = tenant.defaultEffect.rawValue
         self.notificationURLSet = tenant.notificationURL != nil
         self.rollout = tenant.gateThresholds ?? GateThresholds()
+        self.forceManualApproval = tenant.forceManualApproval
     }
 }
 

@@ -52,12 +52,19 @@ struct TenantController {
 
     @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let fields = try await JSONBody.decode([String: JSONValue].self, from: request, context: context)
-        let allowed: Set<String> = ["default_effect", "notification_url", "rollout", "reason"]
+        let allowed: Set<String> = ["default_effect", "notification_url", "rollout", "force_manual_approval", "reason"]
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw WardenError(.invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url, rollout")
+            throw WardenError(
+                .invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url, rollout, force_manual_approval")
         }
-        guard fields["default_effect"] != nil || fields["notification_url"] != nil || fields["rollout"] != nil else {
-            throw WardenError(.missingField, "give default_effect, notification_url or rollout (null resets either)")
+        guard Set(fields.keys).subtracting(["reason"]).isEmpty == false else {
+            throw WardenError(.missingField, "give default_effect, notification_url, rollout or force_manual_approval")
+        }
+        var forceManual: Bool?
+        switch fields["force_manual_approval"] {
+        case nil: forceManual = nil
+        case .bool(let flag)?: forceManual = flag
+        default: throw WardenError(.invalidField, "field 'force_manual_approval' must be a boolean")
         }
         var rollout: [String: JSONValue]??
         switch fields["rollout"] {
@@ -76,7 +83,7 @@ struct TenantController {
         let reason = try fields["reason"].map { try ToolController.string($0, field: "reason") }
         let tenant = try await identity.updateTenant(
             by: try context.caller(), slug: try context.parameters.require("tenant"), defaultEffect: effect, notificationURL: notificationURL,
-            rollout: rollout, reason: reason
+            rollout: rollout, forceManualApproval: forceManual, reason: reason
         )
         snapshots.apply(tenant)
         context.logger.notice("tenant.updated", metadata: ["tenant": "\(tenant.slug)", "default_effect": "\(tenant.defaultEffect.rawValue)"])

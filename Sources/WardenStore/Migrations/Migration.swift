@@ -31,5 +31,6 @@ extension Migration {
         .systemSettings,
         .rolloutSettings,
         .approvals,
+        .manualApproval,
     ]
 }

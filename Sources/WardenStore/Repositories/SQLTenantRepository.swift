@@ -5,7 +5,7 @@ import WardenCore
 struct SQLTenantRepository: TenantRepository {
     let db: any SQLDatabase
 
-    static let columns = ["id", "slug", "name", "created_at", "default_effect", "notification_url", "rollout_settings"]
+    static let columns = ["id", "slug", "name", "created_at", "default_effect", "notification_url", "rollout_settings", "force_manual_approval"]
 
     func insert(_ tenant: Tenant) async throws {
         do {
@@ -63,6 +63,11 @@ struct SQLTenantRepository: TenantRepository {
             .where("id", .equal, tenantID.uuidString.lowercased()).run()
     }
 
+    func update(forceManualApproval: Bool, tenantID: UUID) async throws {
+        try await db.update("tenants").set("force_manual_approval", to: forceManualApproval ? 1 : 0)
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
     func nextEventSequence(tenantID: UUID) async throws -> Int64 {
         let row = try await db.raw(
             "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = \(bind: tenantID.uuidString.lowercased()) RETURNING event_seq"
@@ -85,6 +90,7 @@ struct SQLTenantRepository: TenantRepository {
         tenant.gateThresholds = try row.decode(column: "rollout_settings", as: String?.self).map {
             try StoredJSON.decode(GateThresholds.self, $0, column: "tenants.rollout_settings")
         }
+        tenant.forceManualApproval = try row.decode(column: "force_manual_approval", as: Int.self) != 0
         return tenant
     }
 }
