@@ -46,9 +46,7 @@ struct Approvals: AsyncParsableCommand {
         @Option(help: "Kept in the request's status history and the audit trail.") var comment: String?
 
         func post(_ verb: String, _ client: ClientOptions) async throws {
-            var body: [String: Any] = [:]
-            if let comment { body["comment"] = comment }
-            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/approvals/\(id)/\(verb)", body: body), columns: Approvals.columns)
+            try await client.post("/v1/tenants/\(tenant)/approvals/\(id)/\(verb)", "comment", comment, columns: Approvals.columns)
         }
     }
 

@@ -123,9 +123,7 @@ struct Bundles: AsyncParsableCommand {
         @Option(help: "Why; recorded in the audit trail.") var reason: String?
 
         func post(_ action: String, _ client: ClientOptions) async throws {
-            var body: [String: Any] = [:]
-            if let reason { body["reason"] = reason }
-            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/bundles/\(id)/\(action)", body: body), columns: Bundles.columns)
+            try await client.post("/v1/tenants/\(tenant)/bundles/\(id)/\(action)", "reason", reason, columns: Bundles.columns)
         }
     }
 

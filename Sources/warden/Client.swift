@@ -31,6 +31,13 @@ struct ClientOptions: ParsableArguments {
         try await callWithStatus(method, path, query: query, body: body, headers: headers).json
     }
 
+    /// A lifecycle step (`POST path` with one optional text field, such as a reason or comment), printed.
+    func post(_ path: String, _ field: String, _ value: String?, columns: [String]) async throws {
+        var body: [String: Any] = [:]
+        if let value { body[field] = value }
+        print(try await call("POST", path, body: body), columns: columns)
+    }
+
     /// A failed call: the HTTP status and Warden's error code.
     struct Failure: Error {
         var status: Int

@@ -422,9 +422,7 @@ extension PolicyCommands {
             @Option(help: "Why; a critical audit event.") var reason: String?
 
             func run() async throws {
-                var body: [String: Any] = [:]
-                if let reason { body["reason"] = reason }
-                client.print(try await client.call("POST", "/v1/policy/system/enable", body: body), columns: System.columns)
+                try await client.post("/v1/policy/system/enable", "reason", reason, columns: System.columns)
             }
         }
 

@@ -188,7 +188,7 @@ public struct IdentityService: Sendable {
             // A partial change over the current thresholds; null goes back to the defaults.
             let thresholds = try rollout.map { fields throws(WardenError) in try (tenant.gateThresholds ?? GateThresholds()).merging(fields) }
             if thresholds != tenant.gateThresholds {
-                details["rollout"] = thresholds.map { StoredThresholds.text($0) } ?? "defaults"
+                details["rollout"] = thresholds?.description ?? "defaults"
                 tenant.gateThresholds = thresholds
             }
         }
@@ -341,12 +341,5 @@ public struct IdentityService: Sendable {
         try principal.require(.readAudit)
         let query = AuditQuery(tenantID: tenantID, action: action)
         return try await store.read { try await $0.audit.list(query, page) }
-    }
-}
-
-/// Gate thresholds as the audit trail shows them.
-enum StoredThresholds {
-    static func text(_ thresholds: GateThresholds) -> String {
-        "min_samples=\(thresholds.minSamples) max_error_rate=\(thresholds.maxErrorRate) max_deny_rate=\(thresholds.maxDenyRate) max_cost_increase=\(thresholds.maxCostIncrease) max_no_match_rate=\(thresholds.maxNoMatchRate)"
     }
 }

@@ -544,7 +544,7 @@ public struct BundleService: Sendable {
             bundle.updatedAt = now
             bundle.stageSince = now
             try await repos.bundles.update(bundle)
-            record(bundle, from: from, to: to, reason: reason, forced: force && context.force)
+            record(bundle, from: from, to: to, reason: reason, forced: force)
             if let restored {
                 record(restored, from: .archived, to: .active, reason: "restored: \(bundle.version) rolled back")
             }

@@ -28,7 +28,7 @@ public struct CohortStats: Sendable, Equatable {
 }
 
 /// The quality gates' thresholds (per tenant; these are the defaults).
-public struct GateThresholds: Sendable, Equatable, Codable {
+public struct GateThresholds: Sendable, Equatable, Codable, CustomStringConvertible {
     public var minSamples: Int = 100
     public var maxErrorRate: Double = 0.05
     public var maxDenyRate: Double = 0.30
@@ -37,6 +37,11 @@ public struct GateThresholds: Sendable, Equatable, Codable {
     public var maxNoMatchRate: Double = 0.20
 
     public init() {}
+
+    /// As the audit trail shows them.
+    public var description: String {
+        "min_samples=\(minSamples) max_error_rate=\(maxErrorRate) max_deny_rate=\(maxDenyRate) max_cost_increase=\(maxCostIncrease) max_no_match_rate=\(maxNoMatchRate)"
+    }
 
     enum CodingKeys: String, CodingKey {
         case minSamples = "min_samples"
