@@ -85,6 +85,17 @@ enum SharedMetrics {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
     }()
+
+    /// The value of the series `name{labels…}` (labels as they appear in the exposition, in any
+    /// order; the first series containing them), or 0 when absent.
+    static func value(of name: String, labels: String) -> Double {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + "{") && line.contains(labels) {
+            return Double(line.split(separator: " ").last ?? "") ?? 0
+        }
+        return 0
+    }
 }
 
 @Suite struct MetricsTests {

@@ -48,6 +48,10 @@ public struct ApprovalRequest: Sendable, Equatable {
     public var requestedBy: String
     public var idempotencyKey: String?
     public var createdAt: Date
+    /// Labels of the input's fields (secret values are already replaced by fingerprints in `input`).
+    public var labels: [String: DataLabel] = [:]
+    /// How many times it has been escalated (0 while at the first level).
+    public var escalationStep: Int = 0
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: JSONValue, reason: String?, level: ApprovalLevel,
@@ -79,6 +83,46 @@ public struct ApprovalRequest: Sendable, Equatable {
 
     /// How many distinct approvers the level needs.
     public var approvalsNeeded: Int { level == .twoPerson ? 2 : 1 }
+
+    /// The webhook body's `approval` object: what a receiver needs to act, with the input redacted
+    /// strictly (no pii, confidential or secret values leave Warden).
+    public var webhookPayload: [String: JSONValue] {
+        let last = history.last
+        return [
+            "approval": .object([
+                "id": .string(id.uuidString.lowercased()), "agent": .string(agentID), "tool": .string(tool), "action": .string(action),
+                "input": Redaction.strict(input, labels: labels), "reason": reason.map(JSONValue.string) ?? .null,
+                "level": .string(level.rawValue), "status": .string(status.rawValue), "escalation_step": .int(Int64(escalationStep)),
+                "approvals": .int(Int64(approvals.count)), "approvals_needed": .int(Int64(approvalsNeeded)),
+                "expires_at": .string(Timestamp.format(expiresAt)), "resolved_at": resolvedAt.map { .string(Timestamp.format($0)) } ?? .null,
+                "decision_id": decisionID.map { .string($0.uuidString.lowercased()) } ?? .null,
+                "actor": last.map { .string($0.actor) } ?? .null, "comment": last?.comment.map(JSONValue.string) ?? .null,
+            ])
+        ]
+    }
+}
+
+extension ApprovalLevel: Comparable {
+    var rank: Int {
+        switch self {
+        case .autoApprove: 0
+        case .manualApprove: 1
+        case .twoPerson: 2
+        }
+    }
+
+    public static func < (lhs: ApprovalLevel, rhs: ApprovalLevel) -> Bool { lhs.rank < rhs.rank }
+
+    /// The level a policy's obligations ask for (`{"approval_level": "two_person"}`), if any. An
+    /// unknown level asks for the strictest (fail closed).
+    public init?(obligations: JSONValue?) {
+        guard case .object(let fields)? = obligations, let value = fields["approval_level"] else { return nil }
+        if case .string(let name) = value, let level = ApprovalLevel(rawValue: name) {
+            self = level
+        } else {
+            self = .twoPerson
+        }
+    }
 }
 
 /// The rules of a vote, pure: who may vote, and what the request becomes.

@@ -59,6 +59,9 @@ public struct DecisionRecord: Sendable, Equatable {
     public var traceID: String?
     /// While a canary runs: whether the canary bundle or the baseline (the active bundle) decided.
     public var cohort: Cohort?
+    /// For `require_approval`, the level the approval request opens at. Not stored with the
+    /// decision: the approval request keeps it.
+    public var approvalLevel: ApprovalLevel?
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: String, effect: Effect, reasons: [String],

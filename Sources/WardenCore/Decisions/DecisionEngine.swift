@@ -31,6 +31,9 @@ public struct DecisionOutcome: Sendable, Equatable {
     public var obligations: JSONValue?
     /// How the policy answered, for metrics: `nil` when no bundle was asked.
     public var policyResult: PolicyResultKind?
+    /// For `require_approval`: who must agree (the strictest of the tool's level, the policy's
+    /// `approval_level` obligation and the tenant's forced manual approval).
+    public var approvalLevel: ApprovalLevel?
 
     public init(
         effect: Effect, reasons: [String], bundle: String? = nil, bundleID: UUID? = nil, obligations: JSONValue? = nil,
@@ -89,10 +92,16 @@ public enum DecisionEngine {
             }
         }
         outcome.cohort = cohort
-        // 5. The tool's approval level may raise allow to require_approval.
-        if outcome.effect == .allow, entry.tool.approvalLevel != .autoApprove || snapshot.tenant.forceManualApproval {
-            outcome.effect = .requireApproval
-            outcome.reasons.append(DecisionReason.approvalRequired)
+        // 5. The tool's approval level, the policy's `approval_level` obligation or the tenant's
+        // forced manual approval may raise allow to require_approval; the strictest sets the level.
+        if outcome.effect != .deny {
+            var level = max(entry.tool.approvalLevel, ApprovalLevel(obligations: outcome.obligations) ?? .autoApprove)
+            if snapshot.tenant.forceManualApproval { level = max(level, .manualApprove) }
+            if outcome.effect == .allow, level != .autoApprove {
+                outcome.effect = .requireApproval
+                outcome.reasons.append(DecisionReason.approvalRequired)
+            }
+            if outcome.effect == .requireApproval { outcome.approvalLevel = max(level, .manualApprove) }
         }
         return outcome
     }

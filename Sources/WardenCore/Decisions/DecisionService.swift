@@ -56,13 +56,14 @@ public struct DecisionService: Sendable {
         let verdict = bypassed ? nil : await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
         let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict, bypass: bypassed)
         let evaluated = ContinuousClock.now - start
-        let record = DecisionRecord(
+        var record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
             input: request.input.canonicalText,
             effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, bundleID: outcome.bundleID, runID: request.runID,
             cost: request.cost,
             evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(now), traceID: traceID, cohort: outcome.cohort
         )
+        record.approvalLevel = outcome.approvalLevel
         try await log.append(record)
         counters[outcome.effect]?.increment()
         if outcome.isCapabilityViolation { capabilityViolations.increment() }

@@ -168,7 +168,7 @@ public struct IdentityService: Sendable {
     /// admins and global admins, audited as `tenant.updated`.
     public func updateTenant(
         by principal: Principal, slug: String, defaultEffect: DefaultEffect?, notificationURL: String?? = nil,
-        rollout: [String: JSONValue]?? = nil, forceManualApproval: Bool? = nil, reason: String?
+        rollout: [String: JSONValue]?? = nil, forceManualApproval: Bool? = nil, approvals: [String: JSONValue]?? = nil, reason: String?
     ) async throws -> Tenant {
         var tenant = try await self.tenant(slug: slug, for: principal)
         guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may change a tenant's settings") }
@@ -196,12 +196,21 @@ public struct IdentityService: Sendable {
             details["force_manual_approval"] = forceManualApproval ? "true" : "false"
             tenant.forceManualApproval = forceManualApproval
         }
+        if let approvals {
+            // A partial change over the current ladder; null goes back to the defaults.
+            let settings = try approvals.map { fields throws(WardenError) in try (tenant.approvalSettings ?? ApprovalSettings()).merging(fields) }
+            if settings != tenant.approvalSettings {
+                details["approvals"] = settings?.description ?? "defaults"
+                tenant.approvalSettings = settings
+            }
+        }
         guard !details.isEmpty else { return tenant }
         let now = now()
         try await store.write { [tenant, details] repos in
             if details["default_effect"] != nil { try await repos.tenants.update(defaultEffect: tenant.defaultEffect, tenantID: tenant.id) }
             if details["notification_url"] != nil { try await repos.tenants.update(notificationURL: tenant.notificationURL, tenantID: tenant.id) }
             if details["rollout"] != nil { try await repos.tenants.update(gateThresholds: tenant.gateThresholds, tenantID: tenant.id) }
+            if details["approvals"] != nil { try await repos.tenants.update(approvalSettings: tenant.approvalSettings, tenantID: tenant.id) }
             if details["force_manual_approval"] != nil {
                 try await repos.tenants.update(forceManualApproval: tenant.forceManualApproval, tenantID: tenant.id)
             }

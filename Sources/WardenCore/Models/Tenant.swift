@@ -14,6 +14,12 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var gateThresholds: GateThresholds?
     /// While on, every `allow` needs a person: auto-approval is off for every tool (runbook: "disable auto-approve").
     public var forceManualApproval: Bool
+    /// The escalation ladder; `nil` for one unnamed step after the server's default timeout.
+    public var approvalSettings: ApprovalSettings?
+    /// While on, the escalation pass leaves the tenant's requests alone (runbook: "pause escalation worker").
+    public var escalationPaused: Bool = false
+    /// While on, the tenant's webhooks wait in the queue (none is lost); resuming sends them.
+    public var webhooksPaused: Bool = false
 
     public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny, notificationURL: String? = nil) {
         self.notificationURL = notificationURL

@@ -389,7 +389,7 @@ public struct BundleService: Sendable {
         }
         if verdict == .investigate, let notifier, let url = tenant.notificationURL {
             notifier.notify(
-                url: url,
+                tenant: tenant, url: url,
                 payload: .object([
                     "type": .string("policy.page_on_call"), "tenant": .string(tenant.slug), "incident": .string(incident.number),
                     "severity": .string(severity.rawValue), "title": .string(title), "details": incident.details,
@@ -423,7 +423,7 @@ public struct BundleService: Sendable {
                 "details": incident.details,
             ])
         }
-        notifier.notify(url: url, payload: .object(payload))
+        notifier.notify(tenant: tenant, url: url, payload: .object(payload))
     }
 
     /// Where a canary stands: stage, share, time in stage, and each quality gate against the baseline
@@ -703,5 +703,5 @@ struct IncidentDraft: Sendable {
 /// Delivers rollout notifications. Implementations return at once and deliver in the background:
 /// a slow or dead receiver never holds up a rollback.
 public protocol RolloutNotifier: Sendable {
-    func notify(url: String, payload: JSONValue)
+    func notify(tenant: Tenant, url: String, payload: JSONValue)
 }

@@ -14,6 +14,10 @@ public protocol TenantRepository: Sendable {
     func update(notificationURL: String?, tenantID: UUID) async throws
     func update(gateThresholds: GateThresholds?, tenantID: UUID) async throws
     func update(forceManualApproval: Bool, tenantID: UUID) async throws
+    func update(approvalSettings: ApprovalSettings?, tenantID: UUID) async throws
+    func update(escalationPaused: Bool, webhooksPaused: Bool, tenantID: UUID) async throws
+    /// The tenants whose escalation pass is paused.
+    func escalationPausedIDs() async throws -> Set<UUID>
     /// Takes the tenant's next event sequence number (locks the tenant row until the transaction ends).
     func nextEventSequence(tenantID: UUID) async throws -> Int64
 }
@@ -139,13 +143,15 @@ public struct Repositories: Sendable {
     public var incidents: any IncidentRepository
     public var settings: any SystemSettingRepository
     public var approvals: any ApprovalRepository
+    public var webhooks: any WebhookDeliveryRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
         signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
-        settings: any SystemSettingRepository, approvals: any ApprovalRepository
+        settings: any SystemSettingRepository, approvals: any ApprovalRepository, webhooks: any WebhookDeliveryRepository
     ) {
+        self.webhooks = webhooks
         self.approvals = approvals
         self.settings = settings
         self.incidents = incidents
@@ -199,4 +205,6 @@ public protocol ApprovalRepository: Sendable {
     func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int) async throws -> [ApprovalRequest]
     /// How many requests are pending or escalated, in all tenants.
     func unresolvedCount() async throws -> Int
+    /// Counts one webhook attempt for the request and keeps its HTTP status (0: no answer).
+    func recordWebhookAttempt(id: UUID, status: Int) async throws
 }

@@ -81,6 +81,9 @@ public func buildApplication(
         if let state = bypass.current {
             logger.critical("policy.bypass_active", metadata: ["since": "\(Timestamp.format(state.since))", "actor": "\(state.by)"])
         }
+        let secrets = try await loadWebhookSecrets(store: store, clock: dependencies.clock)
+        let outbox = Doorbell()
+        try await recordPauseGauges(store: store)
         let services = DecisionPathServices(
             snapshots: snapshots, agents: agents,
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
@@ -88,10 +91,13 @@ public func buildApplication(
             eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
-                minimumStageTime: configuration.canaryMinimumStage, notifier: WebhookNotifier(client: .shared, logger: logger), signer: signer),
+                minimumStageTime: configuration.canaryMinimumStage,
+                notifier: OutboxNotifier(store: store, clock: dependencies.clock, outbox: outbox, logger: logger), signer: signer),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa),
             policySystem: policySystem,
-            approvals: ApprovalService(store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter)
+            approvals: ApprovalService(
+                store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
+            webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -118,7 +124,10 @@ public func buildApplication(
         app.addServices(
             DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog),
             CanaryMonitorService(bundles: services.bundles, interval: configuration.canaryMonitorInterval),
-            EscalationService(approvals: services.approvals, interval: configuration.approvalEscalationInterval, logger: logger))
+            EscalationService(approvals: services.approvals, interval: configuration.approvalEscalationInterval, logger: logger),
+            WebhookDeliveryService(
+                store: store, client: .shared, secrets: secrets, outbox: outbox, clock: dependencies.clock, policy: configuration.webhookRetry,
+                logger: logger))
         return app
     } catch {
         await database.close()
@@ -151,6 +160,8 @@ func buildRouter(
     DecisionController(scope: scope, decisions: services.decisions, snapshots: services.snapshots, store: store, approvals: services.approvals)
         .addRoutes(to: v1)
     ApprovalController(scope: scope, approvals: services.approvals, snapshots: services.snapshots).addRoutes(to: v1)
+    WebhookController(scope: scope, approvals: services.approvals, webhooks: services.webhooks, snapshots: services.snapshots)
+        .addRoutes(to: v1)
     return router
 }
 
@@ -166,6 +177,7 @@ struct DecisionPathServices: Sendable {
     var sandbox: PolicySandbox
     var policySystem: PolicySystemService
     var approvals: ApprovalService
+    var webhooks: WebhookService
 }
 
 extension DecisionPathServices {
@@ -184,7 +196,8 @@ extension DecisionPathServices {
             eventHeartbeat: .seconds(15), bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock),
             policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger),
-            approvals: ApprovalService(store: store, clock: clock)
+            approvals: ApprovalService(store: store, clock: clock),
+            webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell())
         )
     }
 }
@@ -202,6 +215,30 @@ func loadBundleSigner(store: any Store, configuration: WardenConfiguration, cloc
         try await repos.signingKeys.insertIfAbsent(purpose: "bundle_export", id: keyID, key: generated, at: now)
     }
     return BundleSigner(key: .ed25519(id: stored.id, privateKey: stored.key))
+}
+
+/// The key webhook signing secrets are derived from: generated on first start and kept in the
+/// database, so every replica and every restart signs alike.
+func loadWebhookSecrets(store: any Store, clock: any WallClock) async throws -> WebhookSecrets {
+    var generator = SystemRandomNumberGenerator()
+    let generated = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    let keyID = "webhook-\(UUID().uuidString.lowercased().prefix(8))"
+    let now = Timestamp.truncated(clock.now())
+    let stored = try await store.write { repos in
+        try await repos.signingKeys.insertIfAbsent(purpose: WebhookSecrets.keyPurpose, id: keyID, key: generated, at: now)
+    }
+    return WebhookSecrets(master: stored.key)
+}
+
+/// Sets each tenant's pause gauges at start, so paused escalation or webhooks show after a restart.
+func recordPauseGauges(store: any Store) async throws {
+    var page = PageRequest(limit: PageRequest.maximumLimit)
+    while true {
+        let result = try await store.read { [page] in try await $0.tenants.list(page) }
+        for tenant in result.items { ApprovalService.recordPaused(tenant) }
+        guard let next = result.nextCursor else { return }
+        page.after = try Cursor.decode(next)
+    }
 }
 
 /// The agent-token signing key: generated on first start and kept in the database, so every

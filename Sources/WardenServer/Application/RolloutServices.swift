@@ -7,37 +7,128 @@ import NIOHTTP1
 import ServiceLifecycle
 import WardenCore
 
-/// Posts rollout notifications (automatic rollbacks, incidents) as JSON to a tenant's notification
-/// URL, in the background: three attempts with growing pauses, each within 5 s; a failure is logged
-/// (without the URL, which may carry a token) and counted in `warden_webhook_failures_total`.
-/// Signed, dead-lettered deliveries arrive with the approvals work.
-struct WebhookNotifier: RolloutNotifier {
-    let client: HTTPClient
+/// Rollout notifications (automatic rollbacks, incidents) go through the webhook queue: signed,
+/// retried and dead-lettered like approval webhooks. Queuing happens in the background, so a
+/// rollback never waits on it.
+struct OutboxNotifier: RolloutNotifier {
+    let store: any Store
+    let clock: any WallClock
+    let outbox: Doorbell
     let logger: Logger
-    var pauses: [Duration] = [.milliseconds(500), .seconds(2)]
 
-    func notify(url: String, payload: JSONValue) {
-        let body = payload.canonicalBytes
-        let kind: String = if case .object(let fields) = payload, case .string(let name)? = fields["type"] { name } else { "notification" }
+    func notify(tenant: Tenant, url: String, payload: JSONValue) {
+        guard case .object(var fields) = payload else { return }
+        let event: String = if case .string(let name)? = fields["type"] { name } else { "notification" }
+        fields["type"] = nil
+        let delivery = WebhookDelivery.make(
+            tenant: tenant, approvalID: nil, event: event, url: url, payload: fields, now: Timestamp.truncated(clock.now()))
         Task {
-            for attempt in 0...pauses.count {
-                if attempt > 0 { try? await Task.sleep(for: pauses[attempt - 1]) }
+            do {
+                try await store.write { try await $0.webhooks.insert(delivery) }
+                outbox.ring()
+            } catch {
+                logger.error("webhook.enqueue_failed", metadata: ["type": "\(event)", "error": "\(String(describing: error))"])
+            }
+        }
+    }
+}
+
+/// Sends queued webhook deliveries: at once when rung, and at least every second for retries.
+/// Each delivery is one signed POST (`Warden-Signature`, `Warden-Delivery`, `Warden-Event`) with a
+/// 5 s limit; up to 32 at a time, so a slow receiver holds up only its own deliveries, and never
+/// an approval (those only queue). Failures are retried with backoff and jitter, then dead-lettered.
+struct WebhookDeliveryService: Service {
+    let store: any Store
+    let client: HTTPClient
+    let secrets: WebhookSecrets
+    let outbox: Doorbell
+    let clock: any WallClock
+    let policy: WebhookRetryPolicy
+    let logger: Logger
+    var timeout: Duration = .seconds(5)
+    var batch = 32
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                var claimed = 0
                 do {
-                    var request = HTTPClientRequest(url: url)
-                    request.method = .POST
-                    request.headers.add(name: "Content-Type", value: "application/json")
-                    request.headers.add(name: "User-Agent", value: "warden/\(WardenVersion.current)")
-                    request.body = .bytes(ByteBuffer(bytes: body))
-                    let response = try await client.execute(request, timeout: .seconds(5))
-                    _ = try? await response.body.collect(upTo: 64 << 10)
-                    if (200..<300).contains(response.status.code) { return }
-                    logger.warning(
-                        "webhook.rejected", metadata: ["type": "\(kind)", "status": "\(response.status.code)", "attempt": "\(attempt + 1)"])
+                    claimed = try await deliverDue()
+                } catch  where !Task.isCancelled {
+                    logger.warning("webhook.claim_failed", metadata: ["error": "\(String(describing: error))"])
                 } catch {
-                    logger.warning("webhook.failed", metadata: ["type": "\(kind)", "attempt": "\(attempt + 1)", "error": "\(type(of: error))"])
+                    return
+                }
+                if claimed < batch { await outbox.wait(upTo: .seconds(1)) }
+            }
+        }
+    }
+
+    /// Claims what is due and sends it; returns how many were claimed.
+    func deliverDue() async throws -> Int {
+        let now = Timestamp.truncated(clock.now())
+        // The lease outlasts a send, so no other worker takes a delivery under way; if this process
+        // dies mid-send, the delivery is sent again after the lease (at least once).
+        let lease = now.addingTimeInterval(Double(timeout.components.seconds) + 30)
+        let batch = self.batch
+        let claimed = try await store.write { try await $0.webhooks.claimDue(now: now, leaseUntil: lease, limit: batch) }
+        await withTaskGroup(of: Void.self) { group in
+            for delivery in claimed { group.addTask { await deliver(delivery) } }
+        }
+        return claimed.count
+    }
+
+    func deliver(_ delivery: WebhookDelivery) async {
+        let attempt = await send(delivery)
+        let next = delivery.after(attempt, policy: policy, now: Timestamp.truncated(clock.now()), jitter: Double.random(in: 0..<1))
+        let dimensions = [("event", delivery.event)]
+        switch next.status {
+        case .delivered:
+            Counter(label: "warden_webhook_deliveries_total", dimensions: dimensions).increment()
+        case .pending, .dead:
+            Counter(label: "warden_webhook_failures_total", dimensions: dimensions).increment()
+            logger.warning(
+                "webhook.failed",
+                metadata: [
+                    "delivery": "\(delivery.id.uuidString.lowercased())", "event": "\(delivery.event)", "receiver": "\(delivery.host)",
+                    "attempt": "\(next.attempts)", "error": "\(next.lastError ?? "")", "dead": "\(next.status == .dead)",
+                ])
+            if next.status == .dead { Counter(label: "warden_webhook_dead_letters_total", dimensions: dimensions).increment() }
+        }
+        do {
+            try await store.write { repos in
+                try await repos.webhooks.update(next)
+                if let approvalID = delivery.approvalID {
+                    try await repos.approvals.recordWebhookAttempt(id: approvalID, status: next.lastStatus ?? 0)
                 }
             }
-            Counter(label: "warden_webhook_failures_total", dimensions: [("kind", "rollout")]).increment()
+        } catch {
+            // The lease runs out and the delivery is sent again: at least once.
+            logger.error("webhook.record_failed", metadata: ["delivery": "\(delivery.id.uuidString.lowercased())", "error": "\(error)"])
+        }
+    }
+
+    func send(_ delivery: WebhookDelivery) async -> WebhookAttempt {
+        let body = Array(delivery.body.utf8)
+        var request = HTTPClientRequest(url: delivery.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "warden/\(WardenVersion.current)")
+        request.headers.add(name: "Warden-Delivery", value: delivery.id.uuidString.lowercased())
+        request.headers.add(name: "Warden-Event", value: delivery.event)
+        request.headers.add(
+            name: "Warden-Signature",
+            value: WebhookSignature.header(
+                secret: secrets.secret(tenantID: delivery.tenantID), timestamp: Int64(clock.now().timeIntervalSince1970), body: body))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .init(timeout))
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            return .answered(Int(response.status.code))
+        } catch {
+            // The kind of failure only: an error's text may hold the URL, which may hold a token.
+            let kind = (error as? HTTPClientError).map { "\($0)" } ?? "\(type(of: error))"
+            return .failed(String(kind.replacingOccurrences(of: delivery.url, with: delivery.host).prefix(200)))
         }
     }
 }

@@ -22,13 +22,16 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var canaryMinimumStage: TimeInterval = 86_400
     /// How often the canary monitor measures running canaries and rolls back bad ones (`WARDEN_CANARY_MONITOR_SECONDS`).
     public var canaryMonitorInterval: Duration = .seconds(30)
+    /// How often the escalation service runs (`WARDEN_APPROVAL_ESCALATION_SECONDS`), and how long a request
+    /// waits at each escalation step when its tenant gives no timeout (`WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS`).
+    public var approvalEscalationInterval: Duration = .seconds(60)
+    public var approvalEscalateAfter: TimeInterval = 900
+    /// Webhook retries: attempts before a delivery is dead-lettered (`WARDEN_WEBHOOK_MAX_ATTEMPTS`) and
+    /// the first pause, doubled each time (`WARDEN_WEBHOOK_BACKOFF_SECONDS`).
+    public var webhookRetry = WebhookRetryPolicy()
     /// A secret shared between environments that exchange bundles (`WARDEN_BUNDLE_SIGNING_SECRET`, at
     /// least 32 bytes) and its key id (`WARDEN_BUNDLE_SIGNING_KEY_ID`): exports are signed with
     /// HMAC-SHA256. Without it, with this deployment's own Ed25519 key. Never logged.
-    /// How often the escalation service runs (`WARDEN_APPROVAL_ESCALATION_SECONDS`), and how long a request
-    /// stays pending before it is escalated (`WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS`).
-    public var approvalEscalationInterval: Duration = .seconds(60)
-    public var approvalEscalateAfter: TimeInterval = 900
     public var bundleSigningSecret: String?
     public var bundleSigningKeyID: String = "hmac-1"
 
@@ -139,6 +142,18 @@ public struct WardenConfiguration: Sendable, Equatable {
                 throw WardenError(.invalidField, "WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS must be a number of seconds from 1 to 2592000")
             }
             configuration.approvalEscalateAfter = seconds
+        }
+        if let text = environment["WARDEN_WEBHOOK_MAX_ATTEMPTS"] {
+            guard let attempts = Int(text), (1...50).contains(attempts) else {
+                throw WardenError(.invalidField, "WARDEN_WEBHOOK_MAX_ATTEMPTS must be a whole number from 1 to 50")
+            }
+            configuration.webhookRetry.maxAttempts = attempts
+        }
+        if let text = environment["WARDEN_WEBHOOK_BACKOFF_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0.01, seconds <= 3600 else {
+                throw WardenError(.invalidField, "WARDEN_WEBHOOK_BACKOFF_SECONDS must be a number of seconds from 0.01 to 3600")
+            }
+            configuration.webhookRetry.baseDelay = seconds
         }
         if let text = environment["WARDEN_CANARY_MONITOR_SECONDS"] {
             guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {

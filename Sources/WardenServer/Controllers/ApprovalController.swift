@@ -19,7 +19,7 @@ struct ApprovalController {
         group.post("/tenants/{tenant}/approvals/escalate-now", use: escalateNow)
     }
 
-    /// `{agent, tool, action, input?, reason?, level?, webhook_url?, expires_in_seconds?}` with an optional
+    /// `{agent, tool, action, input?, labels?, reason?, level?, webhook_url?, expires_in_seconds?}` with an optional
     /// `Idempotency-Key` header: a retry with the same key answers the first request (200, not 201).
     @Sendable func create(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let fields = try JSONFields(try await JSONBody.document(from: request, context: context))
@@ -32,8 +32,9 @@ struct ApprovalController {
         let level = try fields.optionalString("level").map { try ToolController.parse($0, as: ApprovalLevel.self, field: "level") }
         let draft = ApprovalService.Draft(
             agentID: agentID, tool: toolName, action: try fields.string("action"), input: fields.optionalValue("input") ?? .object([:]),
-            reason: try fields.optionalString("reason"), level: level ?? tool.approvalLevel, webhookURL: try fields.optionalString("webhook_url"),
-            lifetime: try fields.optionalNumber("expires_in_seconds") ?? ApprovalService.defaultLifetime, requestedBy: principal.actor,
+            labels: try Redaction.labels(fields.optionalValue("labels")), reason: try fields.optionalString("reason"),
+            level: level ?? tool.approvalLevel, webhookURL: try fields.optionalString("webhook_url"),
+            lifetime: try fields.optionalNumber("expires_in_seconds"), requestedBy: principal.actor,
             idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!])
         let (approval, created) = try await approvals.create(tenant: tenant, draft)
         return JSONBody.response(status: created ? .created : .ok, Render.approval(approval, tenantSlug: tenant.slug))
@@ -112,7 +113,9 @@ extension Render {
     static func approval(_ approval: ApprovalRequest, tenantSlug: String) -> JSONValue {
         .object([
             "id": id(approval.id), "tenant": .string(tenantSlug), "agent": .string(approval.agentID), "tool": .string(approval.tool),
-            "action": .string(approval.action), "input": approval.input, "reason": text(approval.reason), "level": .string(approval.level.rawValue),
+            "action": .string(approval.action), "input": approval.input,
+            "labels": .object(approval.labels.mapValues { .string($0.rawValue) }), "reason": text(approval.reason),
+            "level": .string(approval.level.rawValue), "escalation_step": .int(Int64(approval.escalationStep)),
             "webhook_url_set": .bool(approval.webhookURL != nil), "expires_at": time(approval.expiresAt), "status": .string(approval.status.rawValue),
             "status_history": .array(
                 approval.history.map { change in

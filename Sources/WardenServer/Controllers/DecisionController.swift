@@ -21,6 +21,7 @@ struct DecisionController {
         var cost: Double?
         var tenant: String?
         var agent: String?
+        var labels: [String: DataLabel]
 
         init(_ document: JSONValue?) throws {
             let fields = try JSONFields(document)
@@ -31,6 +32,7 @@ struct DecisionController {
             cost = try fields.optionalNumber("cost")
             tenant = try fields.optionalString("tenant")
             agent = try fields.optionalString("agent")
+            labels = try Redaction.labels(fields.optionalValue("labels"))
         }
     }
 
@@ -91,16 +93,16 @@ struct DecisionController {
             )
         }
         // A decision that needs a person opens an approval request; the agent can wait on it
-        // (`GET …/approvals/{id}?wait=30`). Its level is the tool's.
+        // (`GET …/approvals/{id}?wait=30`). Its level is the strictest of the tool's, the policy's
+        // `approval_level` obligation and the tenant's forced manual approval.
         var approvalID: UUID?
         if record.effect == .requireApproval, let snapshot = snapshots.cached(tenantID: tenantID) {
-            let level = snapshot.tools[record.tool]?.tool.approvalLevel ?? .manualApprove
             let reason = record.reasons.joined(separator: ", ")
             let (approval, _) = try await approvals.create(
                 tenant: snapshot.tenant,
                 ApprovalService.Draft(
-                    agentID: agentID, tool: record.tool, action: record.action, input: decisionRequest.input, reason: reason, level: level,
-                    decisionID: record.id, requestedBy: requester))
+                    agentID: agentID, tool: record.tool, action: record.action, input: decisionRequest.input, labels: body.labels,
+                    reason: reason, level: record.approvalLevel ?? .manualApprove, decisionID: record.id, requestedBy: requester))
             approvalID = approval.id
         }
         return JSONBody.response(

@@ -13,8 +13,32 @@ struct TenantResponse: Codable, Equatable {
     /// The canary gate thresholds in force (the tenant's, or the defaults).
     var rollout: GateThresholds
     var forceManualApproval: Bool
+    var approvals: ApprovalsView
+    var escalationPaused: Bool
+    var webhooksPaused: Bool
+
+    /// The escalation ladder, with whether each level has a webhook (never the URL).
+    struct ApprovalsView: Codable, Equatable {
+        struct Level: Codable, Equatable {
+            var name: String
+            var webhookURLSet: Bool
+            enum CodingKeys: String, CodingKey {
+                case name
+                case webhookURLSet = "webhook_url_set"
+            }
+        }
+        var timeouts: [String: Int]
+        var escalationLevels: [Level]
+        enum CodingKeys: String, CodingKey {
+            case timeouts
+            case escalationLevels = "escalation_levels"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
+        case approvals
+        case escalationPaused = "escalation_paused"
+        case webhooksPaused = "webhooks_paused"
         case rollout
         case forceManualApproval = "force_manual_approval"
         case id, slug, name
@@ -32,6 +56,12 @@ struct TenantResponse: Codable, Equatable {
         self.notificationURLSet = tenant.notificationURL != nil
         self.rollout = tenant.gateThresholds ?? GateThresholds()
         self.forceManualApproval = tenant.forceManualApproval
+        let settings = tenant.approvalSettings ?? ApprovalSettings()
+        self.approvals = ApprovalsView(
+            timeouts: settings.timeouts, escalationLevels: settings.escalationLevels.map { .init(name: $0.name, webhookURLSet: $0.webhookURL != nil) }
+        )
+        self.escalationPaused = tenant.escalationPaused
+        self.webhooksPaused = tenant.webhooksPaused
     }
 }
 

@@ -52,13 +52,20 @@ struct TenantController {
 
     @Sendable func update(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let fields = try await JSONBody.decode([String: JSONValue].self, from: request, context: context)
-        let allowed: Set<String> = ["default_effect", "notification_url", "rollout", "force_manual_approval", "reason"]
+        let allowed: Set<String> = ["default_effect", "notification_url", "rollout", "force_manual_approval", "approvals", "reason"]
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw WardenError(
-                .invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url, rollout, force_manual_approval")
+                .invalidField, "unknown field '\(unknown)'; patchable: default_effect, notification_url, rollout, force_manual_approval, approvals")
         }
         guard Set(fields.keys).subtracting(["reason"]).isEmpty == false else {
-            throw WardenError(.missingField, "give default_effect, notification_url, rollout or force_manual_approval")
+            throw WardenError(.missingField, "give default_effect, notification_url, rollout, force_manual_approval or approvals")
+        }
+        var approvals: [String: JSONValue]??
+        switch fields["approvals"] {
+        case nil: approvals = nil
+        case .null?: approvals = .some(nil)
+        case .object(let object)?: approvals = .some(object)
+        default: throw WardenError(.invalidField, "field 'approvals' must be an object {timeouts, escalation_levels}, or null for the defaults")
         }
         var forceManual: Bool?
         switch fields["force_manual_approval"] {
@@ -83,7 +90,7 @@ struct TenantController {
         let reason = try fields["reason"].map { try ToolController.string($0, field: "reason") }
         let tenant = try await identity.updateTenant(
             by: try context.caller(), slug: try context.parameters.require("tenant"), defaultEffect: effect, notificationURL: notificationURL,
-            rollout: rollout, forceManualApproval: forceManual, reason: reason
+            rollout: rollout, forceManualApproval: forceManual, approvals: approvals, reason: reason
         )
         snapshots.apply(tenant)
         context.logger.notice("tenant.updated", metadata: ["tenant": "\(tenant.slug)", "default_effect": "\(tenant.defaultEffect.rawValue)"])

@@ -32,5 +32,6 @@ extension Migration {
         .rolloutSettings,
         .approvals,
         .manualApproval,
+        .webhooks,
     ]
 }

@@ -8,6 +8,7 @@ struct SQLApprovalRepository: ApprovalRepository {
     static let columns = [
         "id", "tenant_id", "agent_id", "tool", "action", "input", "reason", "level", "webhook_url", "expires_at", "status", "history",
         "approvals", "webhook_attempts", "last_webhook_status", "resolved_at", "decision_id", "requested_by", "idempotency_key", "created_at",
+        "escalation_step", "labels",
     ]
 
     func insert(_ request: ApprovalRequest) async throws {
@@ -22,6 +23,7 @@ struct SQLApprovalRepository: ApprovalRepository {
             .set("webhook_attempts", to: request.webhookAttempts)
             .set("last_webhook_status", to: SQLBind(request.lastWebhookStatus))
             .set("resolved_at", to: SQLBind(request.resolvedAt.map(Timestamp.format)))
+            .set("escalation_step", to: request.escalationStep)
             .where("id", .equal, request.id.uuidString.lowercased())
             .run()
     }
@@ -61,6 +63,11 @@ struct SQLApprovalRepository: ApprovalRepository {
         return try row?.decode(column: "n", as: Int.self) ?? 0
     }
 
+    func recordWebhookAttempt(id: UUID, status: Int) async throws {
+        try await db.update("approvals").set(SQLIdentifier("webhook_attempts"), to: SQLRaw("webhook_attempts + 1"))
+            .set("last_webhook_status", to: status).where("id", .equal, id.uuidString.lowercased()).run()
+    }
+
     static func binds(_ request: ApprovalRequest) -> [any SQLExpression] {
         [
             SQLBind(request.id.uuidString.lowercased()), SQLBind(request.tenantID.uuidString.lowercased()), SQLBind(request.agentID),
@@ -69,7 +76,8 @@ struct SQLApprovalRepository: ApprovalRepository {
             SQLBind(request.status.rawValue), SQLBind(StoredJSON.encode(request.history)), SQLBind(StoredJSON.encode(request.approvals)),
             SQLBind(request.webhookAttempts), SQLBind(request.lastWebhookStatus), SQLBind(request.resolvedAt.map(Timestamp.format)),
             SQLBind(request.decisionID?.uuidString.lowercased()), SQLBind(request.requestedBy), SQLBind(request.idempotencyKey),
-            SQLBind(Timestamp.format(request.createdAt)),
+            SQLBind(Timestamp.format(request.createdAt)), SQLBind(request.escalationStep),
+            SQLBind(request.labels.isEmpty ? nil : StoredJSON.encode(request.labels)),
         ]
     }
 
@@ -77,7 +85,7 @@ struct SQLApprovalRepository: ApprovalRepository {
         guard let level = ApprovalLevel(rawValue: try row.decode(column: "level", as: String.self)),
             let status = ApprovalStatus(rawValue: try row.decode(column: "status", as: String.self))
         else { throw StoreError(message: "approvals holds an unknown level or status") }
-        return ApprovalRequest(
+        var request = ApprovalRequest(
             id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), agentID: try row.decode(column: "agent_id", as: String.self),
             tool: try row.decode(column: "tool", as: String.self), action: try row.decode(column: "action", as: String.self),
             input: JSONValue.parse(try row.decode(column: "input", as: String.self)) ?? .null,
@@ -92,5 +100,11 @@ struct SQLApprovalRepository: ApprovalRepository {
             decisionID: try row.decode(column: "decision_id", as: String?.self).flatMap(UUID.init(uuidString:)),
             requestedBy: try row.decode(column: "requested_by", as: String.self),
             idempotencyKey: try row.decode(column: "idempotency_key", as: String?.self), createdAt: try row.decodeDate("created_at"))
+        request.escalationStep = try row.decode(column: "escalation_step", as: Int.self)
+        request.labels =
+            try row.decode(column: "labels", as: String?.self).map {
+                try StoredJSON.decode([String: DataLabel].self, $0, column: "approvals.labels")
+            } ?? [:]
+        return request
     }
 }

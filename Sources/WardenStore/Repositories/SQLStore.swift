@@ -27,7 +27,8 @@ public struct SQLStore: Store {
             agents: SQLAgentRepository(db: db), agentTokens: SQLAgentTokenRepository(db: db), tools: SQLToolRepository(db: db),
             events: SQLEventRepository(db: db), decisions: SQLDecisionRepository(db: db), signingKeys: SQLSigningKeyRepository(db: db),
             bundles: SQLBundleRepository(db: db), incidents: SQLIncidentRepository(db: db),
-            settings: SQLSystemSettingRepository(db: db), approvals: SQLApprovalRepository(db: db)
+            settings: SQLSystemSettingRepository(db: db), approvals: SQLApprovalRepository(db: db),
+            webhooks: SQLWebhookDeliveryRepository(db: db)
         )
     }
 }

@@ -5,7 +5,10 @@ import WardenCore
 struct SQLTenantRepository: TenantRepository {
     let db: any SQLDatabase
 
-    static let columns = ["id", "slug", "name", "created_at", "default_effect", "notification_url", "rollout_settings", "force_manual_approval"]
+    static let columns = [
+        "id", "slug", "name", "created_at", "default_effect", "notification_url", "rollout_settings", "force_manual_approval",
+        "approval_settings", "escalation_paused", "webhooks_paused",
+    ]
 
     func insert(_ tenant: Tenant) async throws {
         do {
@@ -68,6 +71,20 @@ struct SQLTenantRepository: TenantRepository {
             .where("id", .equal, tenantID.uuidString.lowercased()).run()
     }
 
+    func update(approvalSettings: ApprovalSettings?, tenantID: UUID) async throws {
+        try await db.update("tenants").set("approval_settings", to: SQLBind(approvalSettings.map(StoredJSON.encode)))
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
+    func update(escalationPaused: Bool, webhooksPaused: Bool, tenantID: UUID) async throws {
+        try await db.update("tenants").set("escalation_paused", to: escalationPaused ? 1 : 0).set("webhooks_paused", to: webhooksPaused ? 1 : 0)
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
+    func escalationPausedIDs() async throws -> Set<UUID> {
+        Set(try await db.select().column("id").from("tenants").where("escalation_paused", .equal, 1).all().map { try $0.decodeUUID("id") })
+    }
+
     func nextEventSequence(tenantID: UUID) async throws -> Int64 {
         let row = try await db.raw(
             "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = \(bind: tenantID.uuidString.lowercased()) RETURNING event_seq"
@@ -91,6 +108,11 @@ struct SQLTenantRepository: TenantRepository {
             try StoredJSON.decode(GateThresholds.self, $0, column: "tenants.rollout_settings")
         }
         tenant.forceManualApproval = try row.decode(column: "force_manual_approval", as: Int.self) != 0
+        tenant.approvalSettings = try row.decode(column: "approval_settings", as: String?.self).map {
+            try StoredJSON.decode(ApprovalSettings.self, $0, column: "tenants.approval_settings")
+        }
+        tenant.escalationPaused = try row.decode(column: "escalation_paused", as: Int.self) != 0
+        tenant.webhooksPaused = try row.decode(column: "webhooks_paused", as: Int.self) != 0
         return tenant
     }
 }
