@@ -12,9 +12,13 @@ struct TenantScope: Sendable {
     func tenant(_ context: WardenRequestContext, _ permission: Permission) async throws -> (Tenant, Principal) {
         let slug = try context.parameters.require("tenant")
         let principal = try context.caller()
-        let tenant = try await identity.tenant(slug: slug, for: principal)
+        // The tenant as the snapshot holds it (kept current by every committed change), so a
+        // tenant-scoped call does not read the tenant row each time.
+        guard let snapshot = try await snapshots.snapshot(slug: slug), principal.canSee(tenantID: snapshot.tenant.id) else {
+            throw WardenError(.tenantNotFound, "tenant '\(slug)' not found")
+        }
         try principal.require(permission)
-        return (tenant, principal)
+        return (snapshot.tenant, principal)
     }
 
     /// The tenant for an agent of it, or an API-key caller holding `permission`.

@@ -7,10 +7,13 @@ public import SQLKit
 import SQLiteKit
 public import WardenCore
 
-/// An open database: SQLite through one serialized connection, or PostgreSQL through a pool.
+/// An open database: SQLite through one serialized writing connection (with group commit) and two
+/// read-only connections, or PostgreSQL through a pool.
 ///
-/// SQLite allows one writer at a time anyway; funnelling every statement through one connection
-/// and one lock keeps transactions from interleaving and avoids `SQLITE_BUSY` altogether.
+/// SQLite allows one writer at a time anyway; funnelling every write through one connection and one
+/// lock keeps transactions from interleaving and avoids `SQLITE_BUSY` altogether. Write transactions
+/// that queue up meanwhile are committed together (see ``SQLiteGroupCommit``), so one fsync serves
+/// many. In WAL mode readers never wait for the writer, so reads have connections of their own.
 public final class Database: Sendable {
     public enum Dialect: String, Sendable {
         case sqlite
@@ -18,7 +21,7 @@ public final class Database: Sendable {
     }
 
     private enum Backend: Sendable {
-        case sqlite(SQLiteConnection, AsyncLock)
+        case sqlite(SQLiteConnection, AsyncLock, writer: SQLiteGroupCommit, readers: SQLiteReaders)
         case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>, schema: String?)
     }
 
@@ -56,7 +59,26 @@ public final class Database: Sendable {
                 try? await connection.close()
                 throw StoreError.cannotOpen("cannot configure SQLite database at \(path): \(StoreError.describe(error))")
             }
-            return Database(dialect: .sqlite, location: location, backend: .sqlite(connection, AsyncLock()), logger: logger)
+            var readers: [SQLiteConnection] = []
+            do {
+                for _ in 0..<2 {
+                    let reader = try await SQLiteConnection.open(
+                        storage: .file(path: path), threadPool: .singleton, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+                    readers.append(reader)
+                    // A read session that tries to write fails loudly instead of racing the writer.
+                    for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] { _ = try await reader.query(pragma) }
+                }
+            } catch {
+                for reader in readers { try? await reader.close() }
+                try? await connection.close()
+                throw StoreError.cannotOpen("cannot open SQLite database at \(path) for reading: \(StoreError.describe(error))")
+            }
+            let lock = AsyncLock()
+            return Database(
+                dialect: .sqlite, location: location,
+                backend: .sqlite(
+                    connection, lock, writer: SQLiteGroupCommit(connection: connection, lock: lock), readers: SQLiteReaders(readers)),
+                logger: logger)
         case .postgres(let url, let schema):
             var configuration: SQLPostgresConfiguration
             do {
@@ -94,18 +116,35 @@ public final class Database: Sendable {
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
         switch backend {
-        case .sqlite(let connection, let lock):
+        case .sqlite(let connection, let lock, _, _):
             return try await lock.withLock { try await body(connection.sql(queryLogLevel: nil)) }
         case .postgres(let pool, _):
             return try await pool.database(logger: logger).sql(queryLogLevel: nil).withSession(body)
         }
     }
 
-    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    /// Runs `body` with a session that only reads: on SQLite one of the read-only connections, which
+    /// see every committed write and never wait for the writer; on PostgreSQL a pooled connection.
+    public func read<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        switch backend {
+        case .sqlite(_, _, _, let readers):
+            return try await readers.withReader(body)
+        case .postgres:
+            return try await withSession(body)
+        }
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws. On SQLite
+    /// it may share its commit with other transactions queued at the same time; it runs alone in its
+    /// own savepoint, so its failure rolls back only its own writes, and it returns only once the
+    /// commit is durable.
     public func transaction<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await withSession { db in
+        if case .sqlite(_, _, let writer, _) = backend { return try await writer.transaction(body) }
+        return try await withSession { db in
             try await db.raw("BEGIN").run()
             do {
                 let result = try await body(db)
@@ -131,8 +170,9 @@ public final class Database: Sendable {
 
     public func close() async {
         switch backend {
-        case .sqlite(let connection, let lock):
+        case .sqlite(let connection, let lock, _, let readers):
             _ = try? await lock.withLock { try await connection.close() }
+            await readers.close()
         case .postgres(let pool, _):
             try? await pool.shutdownAsync()
         }

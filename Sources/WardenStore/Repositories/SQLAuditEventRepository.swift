@@ -7,16 +7,16 @@ struct SQLAuditEventRepository: AuditEventRepository {
 
     static let columns = ["id", "tenant_id", "actor", "action", "target", "reason", "details", "created_at"]
 
+    static let columnList = SQLText.columnList(columns)
+
+    /// Raw SQL with the column list written once: every mutating action appends one, on the hot path.
     func append(_ event: AuditEvent) async throws {
-        let details = try JSONEncoder.sorted.encode(event.details)
-        try await db.insert(into: "audit_events")
-            .columns(Self.columns)
-            .values(
-                SQLBind(event.id.uuidString.lowercased()), SQLBind(event.tenantID?.uuidString.lowercased()), SQLBind(event.actor),
-                SQLBind(event.action), SQLBind(event.target), SQLBind(event.reason),
-                SQLBind(String(decoding: details, as: UTF8.self)), SQLBind(Timestamp.format(event.createdAt))
-            )
-            .run()
+        let details = JSONValue.object(event.details.mapValues(JSONValue.string)).canonicalText
+        let values: [any Encodable & Sendable] = [
+            event.id.uuidString.lowercased(), event.tenantID?.uuidString.lowercased(), event.actor, event.action, event.target, event.reason,
+            details, Timestamp.format(event.createdAt),
+        ]
+        try await db.raw("INSERT INTO audit_events (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
     }
 
     func list(_ query: AuditQuery, _ page: PageRequest) async throws -> Page<AuditEvent> {
@@ -42,13 +42,5 @@ struct SQLAuditEventRepository: AuditEventRepository {
             details: details,
             createdAt: try row.decodeDate("created_at")
         )
-    }
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
     }
 }

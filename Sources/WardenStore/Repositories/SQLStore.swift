@@ -10,7 +10,7 @@ public struct SQLStore: Store {
     }
 
     public func read<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result {
-        try await database.withSession { db in try await body(Self.repositories(db)) }
+        try await database.read { db in try await body(Self.repositories(db)) }
     }
 
     public func write<Result: Sendable>(_ body: @escaping @Sendable (Repositories) async throws -> Result) async throws -> Result {
@@ -31,6 +31,12 @@ public struct SQLStore: Store {
             webhooks: SQLWebhookDeliveryRepository(db: db)
         )
     }
+}
+
+/// SQL text written once, for statements on hot paths.
+enum SQLText {
+    /// `"a", "b", …`: double-quoted identifiers, which SQLite and PostgreSQL both read.
+    static func columnList(_ columns: [String]) -> String { columns.map { "\"\($0)\"" }.joined(separator: ", ") }
 }
 
 // MARK: - Keyset paging

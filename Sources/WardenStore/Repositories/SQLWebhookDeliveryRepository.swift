@@ -10,14 +10,15 @@ struct SQLWebhookDeliveryRepository: WebhookDeliveryRepository {
         "created_at", "delivered_at",
     ]
 
+    static let columnList = SQLText.columnList(columns)
+
     func insert(_ delivery: WebhookDelivery) async throws {
-        try await db.insert(into: "webhook_deliveries").columns(Self.columns).values(
-            SQLBind(delivery.id.uuidString.lowercased()), SQLBind(delivery.tenantID.uuidString.lowercased()),
-            SQLBind(delivery.approvalID?.uuidString.lowercased()), SQLBind(delivery.event), SQLBind(delivery.url), SQLBind(delivery.body),
-            SQLBind(delivery.status.rawValue), SQLBind(delivery.attempts), SQLBind(Timestamp.format(delivery.nextAttemptAt)),
-            SQLBind(delivery.lastStatus), SQLBind(delivery.lastError), SQLBind(Timestamp.format(delivery.createdAt)),
-            SQLBind(delivery.deliveredAt.map(Timestamp.format))
-        ).run()
+        let values: [any Encodable & Sendable] = [
+            delivery.id.uuidString.lowercased(), delivery.tenantID.uuidString.lowercased(), delivery.approvalID?.uuidString.lowercased(),
+            delivery.event, delivery.url, delivery.body, delivery.status.rawValue, delivery.attempts, Timestamp.format(delivery.nextAttemptAt),
+            delivery.lastStatus, delivery.lastError, Timestamp.format(delivery.createdAt), delivery.deliveredAt.map(Timestamp.format),
+        ]
+        try await db.raw("INSERT INTO webhook_deliveries (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
     }
 
     func update(_ delivery: WebhookDelivery) async throws {
