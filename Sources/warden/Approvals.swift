@@ -5,7 +5,10 @@ import Foundation
 struct Approvals: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approvals", abstract: "List, show, approve and reject approval requests.",
-        subcommands: [List.self, Show.self, Approve.self, Reject.self, RejectPending.self, EscalateNow.self]
+        subcommands: [
+            List.self, Show.self, Approve.self, Reject.self, RejectPending.self, EscalateNow.self, PauseEscalation.self,
+            ResumeEscalation.self,
+        ]
     )
 
     static let columns = ["id", "status", "agent", "tool", "action", "level", "approvals", "reason", "expires_at"]
@@ -91,5 +94,24 @@ struct Approvals: AsyncParsableCommand {
             guard client.output == .table, let object = answer as? [String: Any] else { return client.print(answer, columns: []) }
             Swift.print("escalated \(object["escalated"] ?? 0), expired \(object["expired"] ?? 0)")
         }
+    }
+
+    struct PauseEscalation: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pause-escalation",
+            abstract: "Leave the tenant out of the background escalation pass (admin); escalate-now still runs. Audited.")
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var change: TenantSwitch
+
+        func run() async throws { try await change.post("approvals/escalation/pause", client) }
+    }
+
+    struct ResumeEscalation: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "resume-escalation", abstract: "Put the tenant back into the escalation pass (admin). Audited.")
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var change: TenantSwitch
+
+        func run() async throws { try await change.post("approvals/escalation/resume", client) }
     }
 }

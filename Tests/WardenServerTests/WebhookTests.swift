@@ -272,6 +272,25 @@ func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -
         }
     }
 
+    /// A request a decision opens has no webhook of its own: the tenant's approvers' channel is told.
+    @Test(arguments: Backend.available)
+    func decisionRequestsGoToTheApproversChannel(_ backend: Backend) async throws {
+        try await Receiver.run { port, receiver in
+            try await TestApp.run(backend) { client in
+                let demo = try await Demo.setUp(client, approvalLevel: "manual_approve")
+                let patched = try await client.send(
+                    .patch, "/v1/tenants/acme", json: #"{"approvals":{"webhook_url":"http://127.0.0.1:\#(port)/ok"},"reason":"channel"}"#)
+                #expect(try (patched.object()["approvals"] as? [String: Any])?["webhook_url_set"] as? Bool == true, "\(patched.text)")
+                let decided = try await demo.decide(client)
+                let approvalID = try #require(try decided.object()["approval_id"] as? String)
+                let decisionID = try #require(try decided.object()["decision_id"] as? String)
+                #expect(try await eventually { receiver.received("/ok").count == 1 })
+                let body = try #require(receiver.received("/ok").first?.body)
+                #expect(body.contains(#""type":"approval.created""#) && body.contains(approvalID) && body.contains(decisionID), "\(body)")
+            }
+        }
+    }
+
     /// A policy's `approval_level` obligation sets the request's level (stricter than the tool's).
     @Test(arguments: Backend.available)
     func policyObligationSetsTheApprovalLevel(_ backend: Backend) async throws {

@@ -50,7 +50,7 @@ public struct ApprovalService: Sendable {
                 guard let step = ApprovalRules.escalation(of: request, settings: settings, defaultTimeout: escalateAfter, now: now) else {
                     continue
                 }
-                var notify: [String] = request.webhookURL.map { [$0] } ?? []
+                var notify: [String] = Self.receiver(of: request, tenant: tenant).map { [$0] } ?? []
                 let comment: String
                 switch step {
                 case .expire:
@@ -64,7 +64,9 @@ public struct ApprovalService: Sendable {
                     let level = settings.escalationLevels.indices.contains(to - 1) ? settings.escalationLevels[to - 1] : nil
                     let timeout = Int(settings.timeout(for: request.level, default: escalateAfter))
                     comment = "pending longer than \(timeout * to) s: escalated to \(level.map { "'\($0.name)'" } ?? "the next level") (step \(to))"
-                    if let url = level?.webhookURL ?? (settings.escalationLevels.isEmpty ? tenant.notificationURL : nil) { notify.append(url) }
+                    if let url = level?.webhookURL ?? (settings.escalationLevels.isEmpty ? tenant.notificationURL : nil), !notify.contains(url) {
+                        notify.append(url)
+                    }
                     escalated += 1
                 }
                 request.history.append(.init(status: request.status, actor: "system:escalation", at: now, comment: comment))
@@ -99,9 +101,14 @@ public struct ApprovalService: Sendable {
         if !changed.isEmpty { outbox.ring() }
     }
 
-    /// The request's webhook delivery for `event`, if it has a webhook.
+    /// Where the request's changes are announced: its own webhook, else the tenant's approvers' channel.
+    static func receiver(of request: ApprovalRequest, tenant: Tenant) -> String? {
+        request.webhookURL ?? tenant.approvalSettings?.webhookURL
+    }
+
+    /// The request's webhook delivery for `event`, if anyone is to be told.
     static func delivery(_ request: ApprovalRequest, tenant: Tenant, event: String, now: Date) -> WebhookDelivery? {
-        request.webhookURL.map {
+        receiver(of: request, tenant: tenant).map {
             WebhookDelivery.make(tenant: tenant, approvalID: request.id, event: event, url: $0, payload: request.webhookPayload, now: now)
         }
     }
@@ -233,7 +240,7 @@ public struct ApprovalService: Sendable {
             }
             return (request, true)
         }
-        if result.1, request.webhookURL != nil { outbox.ring() }
+        if result.1, Self.receiver(of: request, tenant: tenant) != nil { outbox.ring() }
         return result
     }
 

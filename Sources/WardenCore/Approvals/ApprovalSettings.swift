@@ -24,15 +24,20 @@ public struct ApprovalSettings: Sendable, Equatable, Codable {
     /// `two_person`); a level not named uses the server's default.
     public var timeouts: [String: Int]
     public var escalationLevels: [Level]
+    /// The approvers' channel: where requests without their own `webhook_url` (such as those a
+    /// decision opens) are announced.
+    public var webhookURL: String?
 
-    public init(timeouts: [String: Int] = [:], escalationLevels: [Level] = []) {
+    public init(timeouts: [String: Int] = [:], escalationLevels: [Level] = [], webhookURL: String? = nil) {
         self.timeouts = timeouts
         self.escalationLevels = escalationLevels
+        self.webhookURL = webhookURL
     }
 
     enum CodingKeys: String, CodingKey {
         case timeouts
         case escalationLevels = "escalation_levels"
+        case webhookURL = "webhook_url"
     }
 
     /// The wait per step for `level`.
@@ -83,8 +88,16 @@ public struct ApprovalSettings: Sendable, Equatable, Codable {
                     }
                     return Level(name: name, webhookURL: url)
                 }
+            case "webhook_url":
+                switch value {
+                case .null: next.webhookURL = nil
+                case .string(let url):
+                    try IdentityService.validate(notificationURL: url)
+                    next.webhookURL = url
+                default: throw WardenError(.invalidField, "approvals.webhook_url must be an http(s) URL, or null")
+                }
             default:
-                throw WardenError(.invalidField, "approvals: unknown field '\(key)' (timeouts, escalation_levels)")
+                throw WardenError(.invalidField, "approvals: unknown field '\(key)' (timeouts, escalation_levels, webhook_url)")
             }
         }
         return next
@@ -94,7 +107,7 @@ public struct ApprovalSettings: Sendable, Equatable, Codable {
     public var description: String {
         let timeouts = self.timeouts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)s" }.joined(separator: ",")
         let levels = escalationLevels.map(\.name).joined(separator: ">")
-        return "timeouts[\(timeouts)] levels[\(levels)]"
+        return "timeouts[\(timeouts)] levels[\(levels)] webhook[\(webhookURL == nil ? "none" : "set")]"
     }
 }
 

@@ -29,9 +29,11 @@ struct TenantResponse: Codable, Equatable {
         }
         var timeouts: [String: Int]
         var escalationLevels: [Level]
+        var webhookURLSet: Bool
         enum CodingKeys: String, CodingKey {
             case timeouts
             case escalationLevels = "escalation_levels"
+            case webhookURLSet = "webhook_url_set"
         }
     }
 
@@ -58,8 +60,9 @@ struct TenantResponse: Codable, Equatable {
         self.forceManualApproval = tenant.forceManualApproval
         let settings = tenant.approvalSettings ?? ApprovalSettings()
         self.approvals = ApprovalsView(
-            timeouts: settings.timeouts, escalationLevels: settings.escalationLevels.map { .init(name: $0.name, webhookURLSet: $0.webhookURL != nil) }
-        )
+            timeouts: settings.timeouts,
+            escalationLevels: settings.escalationLevels.map { .init(name: $0.name, webhookURLSet: $0.webhookURL != nil) },
+            webhookURLSet: settings.webhookURL != nil)
         self.escalationPaused = tenant.escalationPaused
         self.webhooksPaused = tenant.webhooksPaused
     }
