@@ -291,6 +291,28 @@ func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -
         }
     }
 
+    /// Two approvers voting on a two-person request at the same moment: both votes count (the row is
+    /// locked for each vote on PostgreSQL), repeated over many requests.
+    @Test(arguments: Backend.available)
+    func simultaneousTwoPersonVotesBothCount(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            _ = try await Demo.setUp(client, approvalLevel: "two_person")
+            let first = try await Self.approver(client)
+            let second = try await Self.approver(client)
+            for round in 0..<20 {
+                let opened = try await client.send(
+                    .post, "/v1/tenants/acme/approvals", json: #"{"agent":"bot","tool":"refund","action":"create","reason":"r\#(round)"}"#)
+                let id = try #require(try opened.object()["id"] as? String)
+                async let a = client.send(.post, "/v1/tenants/acme/approvals/\(id)/approve", token: first)
+                async let b = client.send(.post, "/v1/tenants/acme/approvals/\(id)/approve", token: second)
+                let (x, y) = try await (a, b)
+                #expect(x.status == .ok && y.status == .ok, "\(x.text) \(y.text)")
+                let shown = try await client.send(.get, "/v1/tenants/acme/approvals/\(id)").object()
+                #expect(shown["status"] as? String == "approved" && (shown["approvals"] as? [String])?.count == 2, "round \(round): \(shown)")
+            }
+        }
+    }
+
     /// A policy's `approval_level` obligation sets the request's level (stricter than the tool's).
     @Test(arguments: Backend.available)
     func policyObligationSetsTheApprovalLevel(_ backend: Backend) async throws {

@@ -42,7 +42,7 @@ public struct ApprovalService: Sendable {
             var changed: [UUID] = []
             let paused = tenantID == nil ? try await repos.tenants.escalationPausedIDs() : []
             var tenants: [UUID: Tenant] = [:]
-            for var request in try await repos.approvals.unresolved(tenantID: tenantID, createdBefore: now, limit: 10_000) {
+            for var request in try await repos.approvals.unresolved(tenantID: tenantID, createdBefore: now, limit: 10_000, skipLocked: true) {
                 guard !paused.contains(request.tenantID) else { continue }
                 if tenants[request.tenantID] == nil { tenants[request.tenantID] = try await repos.tenants.find(id: request.tenantID) }
                 guard let tenant = tenants[request.tenantID] else { continue }
@@ -274,7 +274,7 @@ public struct ApprovalService: Sendable {
         try Tool.validate(text: comment, field: "comment", max: 2000)
         let now = Timestamp.truncated(clock.now())
         let next = try await store.write { repos in
-            guard let request = try await repos.approvals.find(tenantID: tenant.id, id: id) else {
+            guard let request = try await repos.approvals.findForUpdate(tenantID: tenant.id, id: id) else {
                 throw WardenError(.approvalNotFound, "approval '\(id.uuidString.lowercased())' not found")
             }
             let next = try ApprovalRules.apply(vote, by: principal.actor, comment: comment, to: request, now: now)
@@ -305,7 +305,9 @@ public struct ApprovalService: Sendable {
         let now = Timestamp.truncated(clock.now())
         let rejected = try await store.write { repos in
             var rejected: [UUID] = []
-            for var request in try await repos.approvals.unresolved(tenantID: tenant.id, createdBefore: now.addingTimeInterval(1), limit: 100_000) {
+            for var request in try await repos.approvals.unresolved(
+                tenantID: tenant.id, createdBefore: now.addingTimeInterval(1), limit: 100_000, skipLocked: false)
+            {
                 request.status = .rejected
                 request.resolvedAt = now
                 request.history.append(.init(status: .rejected, actor: principal.actor, at: now, comment: reason))

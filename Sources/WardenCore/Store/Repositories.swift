@@ -199,10 +199,15 @@ public protocol ApprovalRepository: Sendable {
     func insert(_ request: ApprovalRequest) async throws
     func update(_ request: ApprovalRequest) async throws
     func find(tenantID: UUID, id: UUID) async throws -> ApprovalRequest?
+    /// The request, locked until the transaction ends (PostgreSQL; SQLite has one writer), so two
+    /// votes at once cannot overwrite each other.
+    func findForUpdate(tenantID: UUID, id: UUID) async throws -> ApprovalRequest?
     func find(tenantID: UUID, idempotencyKey: String) async throws -> ApprovalRequest?
     func list(tenantID: UUID, status: ApprovalStatus?, _ page: PageRequest) async throws -> Page<ApprovalRequest>
-    /// Unresolved requests (pending or escalated) created before `before`, of one tenant or all, oldest first.
-    func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int) async throws -> [ApprovalRequest]
+    /// Unresolved requests (pending or escalated) created before `before`, of one tenant or all, oldest
+    /// first, locked until the transaction ends; with `skipLocked`, rows another transaction holds
+    /// (another replica's escalation pass, a vote) are left out instead of waited for (PostgreSQL).
+    func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int, skipLocked: Bool) async throws -> [ApprovalRequest]
     /// How many requests are pending or escalated, in all tenants.
     func unresolvedCount() async throws -> Int
     /// Counts one webhook attempt for the request and keeps its HTTP status (0: no answer).

@@ -40,6 +40,16 @@ struct SQLApprovalRepository: ApprovalRepository {
         ).first().map(Self.decode)
     }
 
+    func findForUpdate(tenantID: UUID, id: UUID) async throws -> ApprovalRequest? {
+        let lock = db.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+        return try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.columnList) FROM approvals
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND id = \(bind: id.uuidString.lowercased())\(unsafeRaw: lock)
+            """
+        ).first().map(Self.decode)
+    }
+
     func find(tenantID: UUID, idempotencyKey: String) async throws -> ApprovalRequest? {
         try await db.raw(
             """
@@ -58,12 +68,14 @@ struct SQLApprovalRepository: ApprovalRepository {
         }
     }
 
-    func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int) async throws -> [ApprovalRequest] {
+    func unresolved(tenantID: UUID?, createdBefore before: Date, limit: Int, skipLocked: Bool) async throws -> [ApprovalRequest] {
         let select = db.select().columns(Self.columns).from("approvals")
             .where("status", .in, [ApprovalStatus.pending.rawValue, ApprovalStatus.escalated.rawValue])
             .where("created_at", .lessThan, Timestamp.format(before))
         if let tenantID { select.where("tenant_id", .equal, tenantID.uuidString.lowercased()) }
-        return try await select.orderBy("created_at").limit(limit).all().map(Self.decode)
+        select.orderBy("created_at").limit(limit)
+        if db.dialect.name == "postgresql" { select.lockingClause(SQLRaw(skipLocked ? "FOR UPDATE SKIP LOCKED" : "FOR UPDATE")) }
+        return try await select.all().map(Self.decode)
     }
 
     func unresolvedCount() async throws -> Int {
