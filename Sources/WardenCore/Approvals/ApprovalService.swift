@@ -88,11 +88,16 @@ public struct ApprovalService: Sendable {
         }
         Counter(label: "warden_approval_escalations_total").increment(by: escalated)
         Counter(label: "warden_approval_expirations_total").increment(by: expired)
+        await recordPending()
+        announce(changed)
+        return (escalated, expired)
+    }
+
+    /// Sets `warden_approval_requests_pending`: pending and escalated requests of all tenants.
+    public func recordPending() async {
         if let unresolved = try? await store.read({ try await $0.approvals.unresolvedCount() }) {
             Gauge(label: "warden_approval_requests_pending").record(unresolved)
         }
-        announce(changed)
-        return (escalated, expired)
     }
 
     /// Wakes long-polling callers of the changed requests, and the delivery worker.

@@ -156,6 +156,8 @@ struct EscalationService: Service {
     let logger: Logger
 
     func run() async throws {
+        // The backlog gauge is there from the start, not only after the first pass.
+        await approvals.recordPending()
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
