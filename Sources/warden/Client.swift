@@ -50,6 +50,20 @@ struct ClientOptions: ParsableArguments {
     func callWithStatus(
         _ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil, headers: [(String, String)] = []
     ) async throws -> (status: Int, json: Any) {
+        let (status, bytes) = try await send(method, path, query: query, body: body, headers: headers)
+        let json = try? JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
+        return (status, json ?? [:])
+    }
+
+    /// The answer's body as text (JSON lines, say); errors as for `call`.
+    func text(_ method: String, _ path: String, query: [(String, String)] = []) async throws -> String {
+        String(buffer: try await send(method, path, query: query, body: nil, headers: []).body)
+    }
+
+    /// Sends a request; a non-2xx answer becomes a `CLIError` carrying the server's error code.
+    private func send(
+        _ method: String, _ path: String, query: [(String, String)], body: [String: Any]?, headers: [(String, String)]
+    ) async throws -> (status: Int, body: ByteBuffer) {
         guard let bearer else { throw CLIError("no API key: pass --token or set WARDEN_TOKEN") }
         var components = URLComponents(string: baseURL + path)
         if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
@@ -68,12 +82,12 @@ struct ClientOptions: ParsableArguments {
         let bytes: ByteBuffer
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            bytes = try await response.body.collect(upTo: 16 << 20)
+            bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw CLIError("cannot reach Warden at \(baseURL): \(error)")
         }
-        let json = try? JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
         guard (200..<300).contains(response.status.code) else {
+            let json = try? JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
             if let object = json as? [String: Any], let error = object["error"] as? [String: Any] {
                 let code = error["code"] as? String ?? "error"
                 let message = error["message"] as? String ?? ""
@@ -84,7 +98,7 @@ struct ClientOptions: ParsableArguments {
             }
             throw CLIError("server answered \(response.status.code)")
         }
-        return (Int(response.status.code), json ?? [:])
+        return (Int(response.status.code), bytes)
     }
 
     /// Prints an object or list in the chosen format.

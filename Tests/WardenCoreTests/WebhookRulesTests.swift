@@ -64,10 +64,10 @@ import Testing
                 "input.api_key": .string("secret"), "input.customer.email": .string("pii"), "input.items.0.card": .string("confidential"),
                 "input.missing.path": .string("secret"),
             ]))
-        let stored = Redaction.storing(input, labels: labels) { _ in "fp" }
+        let stored = Redaction.storing(input: input, labels: labels) { _ in "fp" }
         #expect(stored.canonicalText.contains(#""api_key":"[redacted secret fp]""#))
         #expect(stored.canonicalText.contains("a@b.c") && stored.canonicalText.contains("4111"))
-        let strict = Redaction.strict(stored, labels: labels)
+        let strict = Redaction.strict(input: stored, labels: labels)
         #expect(!strict.canonicalText.contains("a@b.c") && !strict.canonicalText.contains("4111"))
         #expect(strict.canonicalText.contains(#""email":"[redacted pii]""#) && strict.canonicalText.contains("gold"))
         #expect(strict.canonicalText.contains(#""card":"[redacted confidential]""#) && strict.canonicalText.contains(#""note":"hi""#))

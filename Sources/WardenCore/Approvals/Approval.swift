@@ -52,6 +52,8 @@ public struct ApprovalRequest: Sendable, Equatable {
     public var labels: [String: DataLabel] = [:]
     /// How many times it has been escalated (0 while at the first level).
     public var escalationStep: Int = 0
+    /// The run it belongs to, if the caller named one: it is linked into that run's ledger.
+    public var runID: String?
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: JSONValue, reason: String?, level: ApprovalLevel,
@@ -91,7 +93,7 @@ public struct ApprovalRequest: Sendable, Equatable {
         return [
             "approval": .object([
                 "id": .string(id.uuidString.lowercased()), "agent": .string(agentID), "tool": .string(tool), "action": .string(action),
-                "input": Redaction.strict(input, labels: labels), "reason": reason.map(JSONValue.string) ?? .null,
+                "input": Redaction.strict(input: input, labels: labels), "reason": reason.map(JSONValue.string) ?? .null,
                 "level": .string(level.rawValue), "status": .string(status.rawValue), "escalation_step": .int(Int64(escalationStep)),
                 "approvals": .int(Int64(approvals.count)), "approvals_needed": .int(Int64(approvalsNeeded)),
                 "expires_at": .string(Timestamp.format(expiresAt)), "resolved_at": resolvedAt.map { .string(Timestamp.format($0)) } ?? .null,

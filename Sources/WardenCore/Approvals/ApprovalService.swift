@@ -175,12 +175,14 @@ public struct ApprovalService: Sendable {
         public var decisionID: UUID?
         public var requestedBy: String
         public var idempotencyKey: String?
+        public var runID: String?
 
         public init(
             agentID: String, tool: String, action: String, input: JSONValue, labels: [String: DataLabel] = [:], reason: String?,
             level: ApprovalLevel, webhookURL: String? = nil, lifetime: TimeInterval? = nil, decisionID: UUID? = nil, requestedBy: String,
-            idempotencyKey: String? = nil
+            idempotencyKey: String? = nil, runID: String? = nil
         ) {
+            self.runID = runID
             self.agentID = agentID
             self.tool = tool
             self.action = action
@@ -206,6 +208,7 @@ public struct ApprovalService: Sendable {
         }
         if let url = draft.webhookURL { try IdentityService.validate(notificationURL: url) }
         try Tool.validate(text: draft.reason, field: "reason", max: 1000)
+        try Tool.validate(text: draft.runID, field: "run_id", max: 200)
         if let lifetime = draft.lifetime {
             guard lifetime >= 1, lifetime <= 30 * 86_400 else {
                 throw WardenError(.invalidField, "expires_in_seconds must be from 1 to 2592000 (30 days)")
@@ -219,11 +222,12 @@ public struct ApprovalService: Sendable {
         let secrets = self.secrets
         var request = ApprovalRequest(
             id: UUID.v7(at: now), tenantID: tenant.id, agentID: draft.agentID, tool: draft.tool, action: draft.action,
-            input: Redaction.storing(draft.input, labels: draft.labels) { secrets.fingerprint(tenantID: tenant.id, $0) },
+            input: Redaction.storing(input: draft.input, labels: draft.labels) { secrets.fingerprint(tenantID: tenant.id, $0) },
             reason: draft.reason, level: level, webhookURL: draft.webhookURL, expiresAt: now.addingTimeInterval(lifetime),
             history: [.init(status: .pending, actor: draft.requestedBy, at: now, comment: draft.reason)],
             decisionID: draft.decisionID, requestedBy: draft.requestedBy, idempotencyKey: draft.idempotencyKey, createdAt: now)
         request.labels = draft.labels
+        request.runID = draft.runID
         let result = try await store.write { [request] repos in
             if let key = draft.idempotencyKey, let existing = try await repos.approvals.find(tenantID: tenant.id, idempotencyKey: key) {
                 guard existing.agentID == request.agentID, existing.tool == request.tool, existing.action == request.action,

@@ -5,19 +5,23 @@ public enum DataLabel: String, Sendable, Codable, CaseIterable {
     case `public`, `internal`, confidential, pii, secret
 }
 
-/// Labels on the fields of a tool call's input: `{"input.api_key": "secret", "input.customer.email": "pii"}`.
-/// Paths are dotted; a number selects an array element.
+/// Labels on fields: `{"input.api_key": "secret", "output.customer.email": "pii"}`. Paths are dotted
+/// from a document's root (`input`, `output`, `prompt`, `response`, …); a number selects an array
+/// element.
 public enum Redaction {
-    /// Reads a `labels` object; paths must start with `input.` (at most 100 of them).
-    public static func labels(_ value: JSONValue?) throws(WardenError) -> [String: DataLabel] {
+    /// Reads a `labels` object whose paths start with one of `roots` (at most 100 of them).
+    public static func labels(_ value: JSONValue?, roots: [String] = ["input"]) throws(WardenError) -> [String: DataLabel] {
         guard let value, value != .null else { return [:] }
+        let example = "{\"\(roots[0]).api_key\": \"secret\"}"
         guard case .object(let object) = value, object.count <= 100 else {
-            throw WardenError(.invalidField, "labels must be an object of at most 100 field paths to labels, e.g. {\"input.api_key\": \"secret\"}")
+            throw WardenError(.invalidField, "labels must be an object of at most 100 field paths to labels, e.g. \(example)")
         }
         var labels: [String: DataLabel] = [:]
         for (path, label) in object {
-            guard path.hasPrefix("input."), path.count > 6, path.count <= 300, !path.contains("..") else {
-                throw WardenError(.invalidField, "labels: '\(path)' is not a field path under input (e.g. input.customer.email)")
+            let segments = path.split(separator: ".", omittingEmptySubsequences: false)
+            guard let root = segments.first, roots.contains(String(root)), path.count <= 300, !segments.contains(where: \.isEmpty) else {
+                throw WardenError(
+                    .invalidField, "labels: '\(path)' is not a field path under \(roots.joined(separator: ", ")) (e.g. \(roots[0]).customer.email)")
             }
             guard case .string(let name) = label, let parsed = DataLabel(rawValue: name) else {
                 throw WardenError(
@@ -28,26 +32,40 @@ public enum Redaction {
         return labels
     }
 
-    /// The input as stored: every `secret` value replaced by `[redacted secret <fingerprint>]`.
-    public static func storing(_ input: JSONValue, labels: [String: DataLabel], fingerprint: (JSONValue) -> String) -> JSONValue {
-        replacing(input, labels: labels) { label, value in label == .secret ? .string("[redacted secret \(fingerprint(value))]") : nil }
+    /// The document as stored: every `secret` value replaced by `[redacted secret <fingerprint>]`.
+    public static func storing(_ document: JSONValue, labels: [String: DataLabel], fingerprint: (JSONValue) -> String) -> JSONValue {
+        replacing(document, labels: labels) { label, value in label == .secret ? .string("[redacted secret \(fingerprint(value))]") : nil }
     }
 
-    /// The input for receivers outside Warden (webhooks): `pii`, `confidential` and `secret` values
-    /// replaced by `[redacted <label>]`.
-    public static func strict(_ input: JSONValue, labels: [String: DataLabel]) -> JSONValue {
-        replacing(input, labels: labels) { label, _ in
+    /// The document for receivers outside Warden (webhooks, strict exports): `pii`, `confidential`
+    /// and `secret` values replaced by `[redacted <label>]`.
+    public static func strict(_ document: JSONValue, labels: [String: DataLabel]) -> JSONValue {
+        replacing(document, labels: labels) { label, _ in
             label == .pii || label == .confidential || label == .secret ? .string("[redacted \(label.rawValue)]") : nil
         }
     }
 
+    /// A tool call's input under `input.…` labels (as approval requests keep it).
+    public static func storing(input: JSONValue, labels: [String: DataLabel], fingerprint: (JSONValue) -> String) -> JSONValue {
+        unwrap(storing(.object(["input": input]), labels: labels, fingerprint: fingerprint))
+    }
+
+    public static func strict(input: JSONValue, labels: [String: DataLabel]) -> JSONValue {
+        unwrap(strict(.object(["input": input]), labels: labels))
+    }
+
+    static func unwrap(_ document: JSONValue) -> JSONValue {
+        if case .object(let fields) = document, let input = fields["input"] { return input }
+        return document
+    }
+
     static func replacing(
-        _ input: JSONValue, labels: [String: DataLabel], _ replacement: (DataLabel, JSONValue) -> JSONValue?
+        _ document: JSONValue, labels: [String: DataLabel], _ replacement: (DataLabel, JSONValue) -> JSONValue?
     ) -> JSONValue {
-        var result = input
+        var result = document
         // Shorter paths first, so a labelled parent wins over its children.
         for (path, label) in labels.sorted(by: { $0.key.count < $1.key.count }) {
-            let segments = path.dropFirst("input.".count).split(separator: ".").map(String.init)
+            let segments = path.split(separator: ".").map(String.init)
             result = replace(result, at: segments[...]) { replacement(label, $0) }
         }
         return result

@@ -144,13 +144,16 @@ public struct Repositories: Sendable {
     public var settings: any SystemSettingRepository
     public var approvals: any ApprovalRepository
     public var webhooks: any WebhookDeliveryRepository
+    public var runs: any RunRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
         signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
-        settings: any SystemSettingRepository, approvals: any ApprovalRepository, webhooks: any WebhookDeliveryRepository
+        settings: any SystemSettingRepository, approvals: any ApprovalRepository, webhooks: any WebhookDeliveryRepository,
+        runs: any RunRepository
     ) {
+        self.runs = runs
         self.webhooks = webhooks
         self.approvals = approvals
         self.settings = settings

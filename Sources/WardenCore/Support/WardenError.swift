@@ -78,6 +78,8 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let notSimulatable = Code(.unprocessable, "not_simulatable")
         public static let approvalNotFound = Code(.notFound, "approval_not_found")
         public static let approvalResolved = Code(.conflict, "approval_resolved")
+        public static let runNotFound = Code(.notFound, "run_not_found")
+        public static let runEnded = Code(.conflict, "run_ended")
         public static let deliveryNotFound = Code(.notFound, "webhook_delivery_not_found")
         public static let deliveryDelivered = Code(.conflict, "webhook_delivered")
         public static let idempotencyConflict = Code(.conflict, "idempotency_conflict")

@@ -97,7 +97,8 @@ public func buildApplication(
             policySystem: policySystem,
             approvals: ApprovalService(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
-            webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox)
+            webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
+            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -162,6 +163,7 @@ func buildRouter(
     ApprovalController(scope: scope, approvals: services.approvals, snapshots: services.snapshots).addRoutes(to: v1)
     WebhookController(scope: scope, approvals: services.approvals, webhooks: services.webhooks, snapshots: services.snapshots)
         .addRoutes(to: v1)
+    RunController(scope: scope, runs: services.runs).addRoutes(to: v1)
     return router
 }
 
@@ -178,6 +180,7 @@ struct DecisionPathServices: Sendable {
     var policySystem: PolicySystemService
     var approvals: ApprovalService
     var webhooks: WebhookService
+    var runs: RunService
 }
 
 extension DecisionPathServices {
@@ -197,7 +200,8 @@ extension DecisionPathServices {
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock),
             policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger),
             approvals: ApprovalService(store: store, clock: clock),
-            webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell())
+            webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell()),
+            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: []))
         )
     }
 }

@@ -35,7 +35,7 @@ struct ApprovalController {
             labels: try Redaction.labels(fields.optionalValue("labels")), reason: try fields.optionalString("reason"),
             level: level ?? tool.approvalLevel, webhookURL: try fields.optionalString("webhook_url"),
             lifetime: try fields.optionalNumber("expires_in_seconds"), requestedBy: principal.actor,
-            idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!])
+            idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], runID: try fields.optionalString("run_id"))
         let (approval, created) = try await approvals.create(tenant: tenant, draft)
         return JSONBody.response(status: created ? .created : .ok, Render.approval(approval, tenantSlug: tenant.slug))
     }
@@ -115,7 +115,7 @@ extension Render {
             "id": id(approval.id), "tenant": .string(tenantSlug), "agent": .string(approval.agentID), "tool": .string(approval.tool),
             "action": .string(approval.action), "input": approval.input,
             "labels": .object(approval.labels.mapValues { .string($0.rawValue) }), "reason": text(approval.reason),
-            "level": .string(approval.level.rawValue), "escalation_step": .int(Int64(approval.escalationStep)),
+            "level": .string(approval.level.rawValue), "escalation_step": .int(Int64(approval.escalationStep)), "run_id": text(approval.runID),
             "webhook_url_set": .bool(approval.webhookURL != nil), "expires_at": time(approval.expiresAt), "status": .string(approval.status.rawValue),
             "status_history": .array(
                 approval.history.map { change in

@@ -102,7 +102,8 @@ struct DecisionController {
                 tenant: snapshot.tenant,
                 ApprovalService.Draft(
                     agentID: agentID, tool: record.tool, action: record.action, input: decisionRequest.input, labels: body.labels,
-                    reason: reason, level: record.approvalLevel ?? .manualApprove, decisionID: record.id, requestedBy: requester))
+                    reason: reason, level: record.approvalLevel ?? .manualApprove, decisionID: record.id, requestedBy: requester,
+                    runID: record.runID))
             approvalID = approval.id
         }
         return JSONBody.response(

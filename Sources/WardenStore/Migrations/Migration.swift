@@ -33,5 +33,6 @@ extension Migration {
         .approvals,
         .manualApproval,
         .webhooks,
+        .runs,
     ]
 }

@@ -8,7 +8,7 @@ struct SQLApprovalRepository: ApprovalRepository {
     static let columns = [
         "id", "tenant_id", "agent_id", "tool", "action", "input", "reason", "level", "webhook_url", "expires_at", "status", "history",
         "approvals", "webhook_attempts", "last_webhook_status", "resolved_at", "decision_id", "requested_by", "idempotency_key", "created_at",
-        "escalation_step", "labels",
+        "escalation_step", "labels", "run_id",
     ]
 
     /// The column list written out once: the statements of the approval path are raw SQL, since
@@ -97,7 +97,7 @@ struct SQLApprovalRepository: ApprovalRepository {
             request.status.rawValue, StoredJSON.encode(request.history), StoredJSON.encode(request.approvals), request.webhookAttempts,
             request.lastWebhookStatus, request.resolvedAt.map(Timestamp.format), request.decisionID?.uuidString.lowercased(),
             request.requestedBy, request.idempotencyKey, Timestamp.format(request.createdAt), request.escalationStep,
-            request.labels.isEmpty ? nil : StoredJSON.encode(request.labels),
+            request.labels.isEmpty ? nil : StoredJSON.encode(request.labels), request.runID,
         ]
     }
 
@@ -125,6 +125,7 @@ struct SQLApprovalRepository: ApprovalRepository {
             try row.decode(column: "labels", as: String?.self).map {
                 try StoredJSON.decode([String: DataLabel].self, $0, column: "approvals.labels")
             } ?? [:]
+        request.runID = try row.decode(column: "run_id", as: String?.self)
         return request
     }
 }

@@ -1,0 +1,185 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WardenCore
+
+/// `/v1/tenants/{tenant}/runs`: what agents did, step by step, with the decisions and approval
+/// requests made under each run's id. Agents write their own runs with their token; keys that may
+/// decide write any agent's; keys that read decisions read them.
+struct RunController {
+    let scope: TenantScope
+    let runs: RunService
+
+    func addRoutes(to group: RouterGroup<WardenRequestContext>) {
+        group.post("/tenants/{tenant}/runs", use: create)
+        group.get("/tenants/{tenant}/runs", use: list)
+        group.get("/tenants/{tenant}/runs/{run}", use: show)
+        group.post("/tenants/{tenant}/runs/{run}/steps", use: append)
+        group.post("/tenants/{tenant}/runs/{run}/complete") { try await end($0, $1, as: .completed) }
+        group.post("/tenants/{tenant}/runs/{run}/fail") { try await end($0, $1, as: .failed) }
+        group.post("/tenants/{tenant}/runs/{run}/cancel") { try await end($0, $1, as: .cancelled) }
+    }
+
+    /// `{agent?, goal, plan?, model?}`: `agent` is required with an API key; an agent token opens runs
+    /// for its own agent only.
+    @Sendable func create(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context))
+        let (tenant, actor) = try await scope.tenantForAgentOrKey(context, .decide)
+        let named = try fields.optionalString("agent")
+        let agentID: String
+        if let agent = context.agent {
+            if let named, named != agent.agentID { throw WardenError(.forbidden, "an agent token opens runs for its own agent only") }
+            agentID = agent.agentID
+        } else {
+            guard let named else { throw WardenError(.missingField, "an API key must name the run's 'agent'") }
+            agentID = named
+        }
+        let run = try await runs.create(
+            tenant: tenant, agentID: agentID, goal: try fields.string("goal"), plan: fields.optionalValue("plan"),
+            model: try fields.optionalString("model"), by: actor)
+        return JSONBody.response(status: .created, Render.run(run, tenantSlug: tenant.slug))
+    }
+
+    /// `?agent=&status=&since=&until=`, newest first. Agent tokens list their own agent's runs.
+    @Sendable func list(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let page = try PageRequest(limit: request.query("limit"), cursor: request.query("cursor"))
+        let (tenant, _) = try await scope.tenantForAgentOrKey(context, .readDecisions)
+        var query = RunQuery(
+            tenantID: tenant.id, agentID: request.query("agent"), status: try request.queryEnum("status", as: RunStatus.self),
+            since: try request.queryTime("since"), until: try request.queryTime("until"))
+        if let agent = context.agent { query.agentID = agent.agentID }
+        let result = try await runs.list(query, page: page)
+        return JSONBody.response(status: .ok, Render.list(result.items.map { Render.run($0, tenantSlug: tenant.slug) }, next: result.nextCursor))
+    }
+
+    /// The whole run: the run, its steps in order, and the decisions and approval requests made with
+    /// its id. `?format=jsonl` gives one JSON object per line (the run, then every entry in time
+    /// order), for incident notes.
+    @Sendable func show(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let format = request.query("format") ?? "json"
+        guard format == "json" || format == "jsonl" else { throw WardenError(.invalidField, "format must be json or jsonl") }
+        let (tenant, _) = try await scope.tenantForAgentOrKey(context, .readDecisions)
+        let (run, steps, decisions, approvals) = try await runs.timeline(tenant: tenant, id: try Self.runID(context, agent: nil))
+        try Self.checkOwner(run, context)
+        let slug = tenant.slug
+        if format == "jsonl" {
+            var entries: [(Date, Int, JSONValue)] = []
+            for step in steps { entries.append((step.startedAt, 0, Render.tagged("step", Render.step(step)))) }
+            for decision in decisions {
+                entries.append((decision.createdAt, 1, Render.tagged("decision", Render.decision(decision, tenantSlug: slug))))
+            }
+            for approval in approvals {
+                entries.append((approval.createdAt, 2, Render.tagged("approval", Render.approval(approval, tenantSlug: slug))))
+            }
+            // Stable: steps keep their order among equal times.
+            let ordered = entries.enumerated().sorted { ($0.element.0, $0.element.1, $0.offset) < ($1.element.0, $1.element.1, $1.offset) }
+            var bytes = Render.tagged("run", Render.run(run, tenantSlug: slug)).canonicalBytes
+            bytes.append(UInt8(ascii: "\n"))
+            for entry in ordered {
+                bytes += entry.element.2.canonicalBytes
+                bytes.append(UInt8(ascii: "\n"))
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-ndjson; charset=utf-8"
+            headers[.contentDisposition] = "attachment; filename=\"run-\(run.id.uuidString.lowercased()).jsonl\""
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        guard case .object(var body) = Render.run(run, tenantSlug: slug) else {
+            return JSONBody.response(status: .ok, Render.run(run, tenantSlug: slug))
+        }
+        body["steps"] = .array(steps.map(Render.step))
+        body["decisions"] = .array(decisions.map { Render.decision($0, tenantSlug: slug) })
+        body["approvals"] = .array(approvals.map { Render.approval($0, tenantSlug: slug) })
+        return JSONBody.response(status: .ok, JSONValue.object(body))
+    }
+
+    /// `{kind, started_at?, ended_at?, labels?, …the kind's fields}`.
+    @Sendable func append(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard case .object(var fields)? = try await JSONBody.document(from: request, context: context) else {
+            throw WardenError(.invalidField, "a step is a JSON object")
+        }
+        let (tenant, actor) = try await scope.tenantForAgentOrKey(context, .decide)
+        let runID = try Self.runID(context, agent: nil)
+        try Self.checkOwner(try await runs.find(tenant: tenant, id: runID), context)
+        guard case .string(let kindName)? = fields.removeValue(forKey: "kind") else {
+            throw WardenError(.missingField, "a step needs a 'kind' (\(StepKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let kind = try ToolController.parse(kindName, as: StepKind.self, field: "kind")
+        let started = try Self.time(fields.removeValue(forKey: "started_at"), field: "started_at")
+        let ended = try Self.time(fields.removeValue(forKey: "ended_at"), field: "ended_at")
+        let labels = try Redaction.labels(fields.removeValue(forKey: "labels"), roots: StepKind.labelRoots)
+        let step = try await runs.append(
+            tenant: tenant, runID: runID, RunService.StepDraft(kind: kind, startedAt: started, endedAt: ended, data: fields, labels: labels),
+            by: actor)
+        return JSONBody.response(status: .created, Render.step(step))
+    }
+
+    /// `{reason?}` (required to fail or cancel). Cancelling with an API key needs the kill-switch right
+    /// (operators, admins) and is audited.
+    func end(_ request: Request, _ context: WardenRequestContext, as status: RunStatus) async throws -> Response {
+        let document = try await JSONBody.document(from: request, context: context) ?? .object([:])
+        let reason = try JSONFields(document).optionalString("reason")
+        let (tenant, actor) = try await scope.tenantForAgentOrKey(context, status == .cancelled ? .operateKillSwitch : .decide)
+        let runID = try Self.runID(context, agent: nil)
+        try Self.checkOwner(try await runs.find(tenant: tenant, id: runID), context)
+        let run = try await runs.end(tenant: tenant, runID: runID, as: status, reason: reason, by: actor)
+        return JSONBody.response(status: .ok, Render.run(run, tenantSlug: tenant.slug))
+    }
+
+    static func runID(_ context: WardenRequestContext, agent: String?) throws -> UUID {
+        let text = try context.parameters.require("run")
+        guard let id = UUID(uuidString: text) else { throw WardenError(.runNotFound, "run '\(text)' not found") }
+        return id
+    }
+
+    /// An agent token sees and writes its own agent's runs only; others read as not found.
+    static func checkOwner(_ run: Run, _ context: WardenRequestContext) throws {
+        if let agent = context.agent, agent.agentID != run.agentID {
+            throw WardenError(.runNotFound, "run '\(run.id.uuidString.lowercased())' not found")
+        }
+    }
+
+    static func time(_ value: JSONValue?, field: String) throws -> Date? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            guard let date = Timestamp.parse(text) ?? ISO8601DateFormatter().date(from: text) else {
+                throw WardenError(.invalidField, "\(field) must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+            }
+            return Timestamp.truncated(date)
+        default: throw WardenError(.invalidField, "\(field) must be an RFC 3339 time")
+        }
+    }
+}
+
+extension Render {
+    static func run(_ run: Run, tenantSlug: String) -> JSONValue {
+        .object([
+            "id": id(run.id), "tenant": .string(tenantSlug), "agent": .string(run.agentID), "goal": .string(run.goal), "plan": run.plan ?? .null,
+            "model": text(run.model), "status": .string(run.status.rawValue), "created_by": .string(run.createdBy),
+            "created_at": time(run.createdAt), "ended_at": time(run.endedAt), "end_reason": text(run.endReason), "ended_by": text(run.endedBy),
+            "steps": .int(Int64(run.stepCount)),
+        ])
+    }
+
+    static func step(_ step: RunStep) -> JSONValue {
+        var fields = step.data
+        fields["id"] = id(step.id)
+        fields["run_id"] = id(step.runID)
+        fields["sequence"] = .int(Int64(step.sequence))
+        fields["kind"] = .string(step.kind.rawValue)
+        fields["started_at"] = time(step.startedAt)
+        fields["ended_at"] = time(step.endedAt)
+        fields["labels"] = .object(step.labels.mapValues { .string($0.rawValue) })
+        fields["created_by"] = .string(step.createdBy)
+        return .object(fields)
+    }
+
+    /// `{"type": type, …object}`, for JSON lines.
+    static func tagged(_ type: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var fields) = value else { return value }
+        fields["type"] = .string(type)
+        return .object(fields)
+    }
+}
