@@ -14,13 +14,20 @@ import WardenCore
         )
     }
 
+    /// A tenant to log for: every decision joins its tenant's ledger chain.
+    static func tenant(_ store: SQLStore) async throws -> UUID {
+        let tenant = Tenant(id: UUID(), slug: "t\(UUID().uuidString.prefix(8).lowercased())", name: "T", createdAt: Date())
+        try await store.write { try await $0.tenants.insert(tenant) }
+        return tenant.id
+    }
+
     @Test(arguments: Backend.available)
     func concurrentAppendsAreAllDurableWhenTheyReturn(_ backend: Backend) async throws {
         try await backend.withDatabase { database in
             let store = SQLStore(database: database)
             let log = GroupCommitDecisionLog(store: store, logger: Logger(label: "test"))
             let writer = Task { await log.run() }
-            let tenantID = UUID()
+            let tenantID = try await Self.tenant(store)
             let records = (0..<300).map { Self.record(tenantID: tenantID, $0) }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for record in records { group.addTask { try await log.append(record) } }
@@ -55,11 +62,16 @@ import WardenCore
     func aRetriedBatchNeverLogsTwice(_ backend: Backend) async throws {
         try await backend.withDatabase { database in
             let store = SQLStore(database: database)
-            let tenantID = UUID()
+            let tenantID = try await Self.tenant(store)
             let batch = (0..<5).map { Self.record(tenantID: tenantID, $0) }
             try await store.write { try await $0.decisions.insert(batch) }
             try await store.write { try await $0.decisions.insert(batch + [Self.record(tenantID: tenantID, 9)]) }
             #expect(try await store.read { try await $0.decisions.count(tenantID: tenantID) } == 6)
+            // The ledger holds each decision once, too.
+            let head = try await store.read { try await $0.ledger.head(tenantID: tenantID) }
+            #expect(head.sequence == 6)
+            let entries = try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: 0, limit: 100) }
+            #expect(Set(entries.map(\.recordID)).count == 6 && entries.allSatisfy { $0.kind == .decision })
         }
     }
 }

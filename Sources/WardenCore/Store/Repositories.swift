@@ -60,6 +60,9 @@ public protocol EventRepository: Sendable {
 public protocol DecisionRepository: Sendable {
     /// Inserts the records; a record whose id already exists is skipped, so a retried batch never logs twice.
     func insert(_ records: [DecisionRecord]) async throws
+    /// The same, with each record's ledger item already built (`ledger[i]` is `records[i]`'s), so
+    /// the work is done by the callers rather than the one writer.
+    func insert(_ records: [DecisionRecord], ledger: [LedgerItem]) async throws
     func find(tenantID: UUID, id: UUID) async throws -> DecisionRecord?
     func list(_ query: DecisionQuery, _ page: PageRequest) async throws -> Page<DecisionRecord>
     func count(tenantID: UUID) async throws -> Int
@@ -145,14 +148,16 @@ public struct Repositories: Sendable {
     public var approvals: any ApprovalRepository
     public var webhooks: any WebhookDeliveryRepository
     public var runs: any RunRepository
+    public var ledger: any LedgerRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
         signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
         settings: any SystemSettingRepository, approvals: any ApprovalRepository, webhooks: any WebhookDeliveryRepository,
-        runs: any RunRepository
+        runs: any RunRepository, ledger: any LedgerRepository
     ) {
+        self.ledger = ledger
         self.runs = runs
         self.webhooks = webhooks
         self.approvals = approvals

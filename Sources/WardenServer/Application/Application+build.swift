@@ -98,7 +98,8 @@ public func buildApplication(
             approvals: ApprovalService(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
-            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets)
+            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets),
+            ledger: LedgerService(store: store)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -164,6 +165,7 @@ func buildRouter(
     WebhookController(scope: scope, approvals: services.approvals, webhooks: services.webhooks, snapshots: services.snapshots)
         .addRoutes(to: v1)
     RunController(scope: scope, runs: services.runs).addRoutes(to: v1)
+    LedgerController(scope: scope, ledger: services.ledger).addRoutes(to: v1)
     return router
 }
 
@@ -181,6 +183,7 @@ struct DecisionPathServices: Sendable {
     var approvals: ApprovalService
     var webhooks: WebhookService
     var runs: RunService
+    var ledger: LedgerService
 }
 
 extension DecisionPathServices {
@@ -201,7 +204,8 @@ extension DecisionPathServices {
             policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger),
             approvals: ApprovalService(store: store, clock: clock),
             webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell()),
-            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: []))
+            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: [])),
+            ledger: LedgerService(store: store)
         )
     }
 }

@@ -13,6 +13,8 @@ public import WardenCore
 public final class GroupCommitDecisionLog: DecisionLog, Sendable {
     private struct Pending {
         var record: DecisionRecord
+        /// Built by the caller, off the writer's path.
+        var ledger: LedgerItem
         var continuation: CheckedContinuation<Void, any Error>
     }
 
@@ -43,10 +45,11 @@ public final class GroupCommitDecisionLog: DecisionLog, Sendable {
     }
 
     public func append(_ record: DecisionRecord) async throws {
+        let ledger = LedgerItem.decision(record)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome = state.withLock { state -> (accepted: Bool, wake: CheckedContinuation<Void, Never>?) in
                 guard !state.closed else { return (false, nil) }
-                state.queue.append(Pending(record: record, continuation: continuation))
+                state.queue.append(Pending(record: record, ledger: ledger, continuation: continuation))
                 defer { state.writerWaiting = nil }
                 return (true, state.writerWaiting)
             }
@@ -106,6 +109,7 @@ public final class GroupCommitDecisionLog: DecisionLog, Sendable {
 
     private func write(_ batch: [Pending]) async {
         let records = batch.map(\.record)
+        let ledger = batch.map(\.ledger)
         var lastError: (any Error)?
         for attempt in 0...retryDelays.count {
             if attempt > 0 {
@@ -113,7 +117,7 @@ public final class GroupCommitDecisionLog: DecisionLog, Sendable {
             }
             let start = ContinuousClock.now
             do {
-                try await store.write { repos in try await repos.decisions.insert(records) }
+                try await store.write { repos in try await repos.decisions.insert(records, ledger: ledger) }
                 let elapsed = ContinuousClock.now - start
                 commitTime.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
                 batchSizes.record(batch.count)

@@ -34,5 +34,6 @@ extension Migration {
         .manualApproval,
         .webhooks,
         .runs,
+        .ledger,
     ]
 }

@@ -17,6 +17,7 @@ struct SQLApprovalRepository: ApprovalRepository {
 
     func insert(_ request: ApprovalRequest) async throws {
         try await db.raw("INSERT INTO approvals (\(unsafeRaw: Self.columnList)) VALUES (\(binds: Self.values(request)))").run()
+        try await SQLLedgerRepository(db: db).append(tenantID: request.tenantID, [.approval(request, at: request.createdAt)])
     }
 
     func update(_ request: ApprovalRequest) async throws {
@@ -29,6 +30,9 @@ struct SQLApprovalRepository: ApprovalRepository {
             WHERE id = \(bind: request.id.uuidString.lowercased())
             """
         ).run()
+        // Each change of state is an entry of its own.
+        try await SQLLedgerRepository(db: db).append(
+            tenantID: request.tenantID, [.approval(request, at: request.history.last?.at ?? request.createdAt)])
     }
 
     func find(tenantID: UUID, id: UUID) async throws -> ApprovalRequest? {

@@ -17,6 +17,8 @@ struct SQLAuditEventRepository: AuditEventRepository {
             details, Timestamp.format(event.createdAt),
         ]
         try await db.raw("INSERT INTO audit_events (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
+        // Tenant events join the tenant's chain; deployment-wide ones (no tenant) have none yet.
+        if let tenantID = event.tenantID { try await SQLLedgerRepository(db: db).append(tenantID: tenantID, [.audit(event)]) }
     }
 
     func list(_ query: AuditQuery, _ page: PageRequest) async throws -> Page<AuditEvent> {

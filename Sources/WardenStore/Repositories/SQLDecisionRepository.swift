@@ -13,13 +13,31 @@ struct SQLDecisionRepository: DecisionRepository {
     static let rowsPerStatement = 200
 
     func insert(_ records: [DecisionRecord]) async throws {
+        try await insert(records, ledger: records.map(LedgerItem.decision))
+    }
+
+    func insert(_ records: [DecisionRecord], ledger items: [LedgerItem]) async throws {
+        var inserted = Set<String>()
         var start = 0
         while start < records.count {
             let chunk = records[start..<min(start + Self.rowsPerStatement, records.count)]
             let insert = db.insert(into: "decisions").columns(Self.columns)
             for record in chunk { insert.values(Self.binds(record)) }
-            try await insert.ignoringConflicts(with: ["id"]).run()
+            // Only rows really inserted join the ledger: a retried batch adds nothing twice.
+            for row in try await insert.ignoringConflicts(with: ["id"]).returning("id").all() {
+                inserted.insert(try row.decode(column: "id", as: String.self))
+            }
             start += chunk.count
+        }
+        // Each tenant's decisions join its chain in one append; tenants in a fixed order, so two
+        // writers never wait on each other's chain heads in opposite orders.
+        var byTenant: [UUID: [LedgerItem]] = [:]
+        for (record, item) in zip(records, items) where inserted.contains(item.recordID) {
+            byTenant[record.tenantID, default: []].append(item)
+        }
+        let ledger = SQLLedgerRepository(db: db)
+        for tenantID in byTenant.keys.sorted(by: { $0.uuidString < $1.uuidString }) {
+            try await ledger.append(tenantID: tenantID, byTenant[tenantID] ?? [])
         }
     }
 

@@ -22,6 +22,7 @@ struct SQLRunRepository: RunRepository {
             run.stepCount,
         ]
         try await db.raw("INSERT INTO runs (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
+        try await SQLLedgerRepository(db: db).append(tenantID: run.tenantID, [.run(run, at: run.createdAt)])
     }
 
     func find(tenantID: UUID, id: UUID) async throws -> Run? {
@@ -63,6 +64,7 @@ struct SQLRunRepository: RunRepository {
             step.labels.isEmpty ? nil : StoredJSON.encode(step.labels), step.createdBy, Timestamp.format(step.createdAt),
         ]
         try await db.raw("INSERT INTO run_steps (\(unsafeRaw: Self.stepColumnList)) VALUES (\(binds: values))").run()
+        try await SQLLedgerRepository(db: db).append(tenantID: step.tenantID, [.step(step)])
     }
 
     func steps(tenantID: UUID, runID: UUID) async throws -> [RunStep] {
@@ -83,7 +85,9 @@ struct SQLRunRepository: RunRepository {
             RETURNING id
             """
         ).first()
-        return row != nil
+        guard row != nil, let ended = try await find(tenantID: tenantID, id: runID) else { return false }
+        try await SQLLedgerRepository(db: db).append(tenantID: tenantID, [.run(ended, at: at)])
+        return true
     }
 
     func linkedDecisions(tenantID: UUID, runID: String) async throws -> [DecisionRecord] {

@@ -28,7 +28,8 @@ public struct SQLStore: Store {
             events: SQLEventRepository(db: db), decisions: SQLDecisionRepository(db: db), signingKeys: SQLSigningKeyRepository(db: db),
             bundles: SQLBundleRepository(db: db), incidents: SQLIncidentRepository(db: db),
             settings: SQLSystemSettingRepository(db: db), approvals: SQLApprovalRepository(db: db),
-            webhooks: SQLWebhookDeliveryRepository(db: db), runs: SQLRunRepository(db: db)
+            webhooks: SQLWebhookDeliveryRepository(db: db), runs: SQLRunRepository(db: db),
+            ledger: SQLLedgerRepository(db: db)
         )
     }
 }

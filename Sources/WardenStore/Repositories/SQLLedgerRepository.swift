@@ -1,0 +1,69 @@
+import Foundation
+import SQLKit
+import WardenCore
+
+struct SQLLedgerRepository: LedgerRepository {
+    let db: any SQLDatabase
+
+    static let columns = ["tenant_id", "seq", "kind", "record_id", "at", "body", "prev_hash", "hash"]
+    static let columnList = SQLText.columnList(columns)
+    /// Rows per INSERT: 8 binds each stays far below both databases' bind limits.
+    static let rowsPerStatement = 200
+
+    func append(tenantID: UUID, _ items: [LedgerItem]) async throws {
+        guard !items.isEmpty else { return }
+        let tenant = tenantID.uuidString.lowercased()
+        // The head, locked (PostgreSQL) until the transaction ends; SQLite has one writer.
+        let lock = db.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+        guard let row = try await db.raw("SELECT ledger_seq, ledger_head FROM tenants WHERE id = \(bind: tenant)\(unsafeRaw: lock)").first()
+        else { throw WardenError(.tenantNotFound, "tenant not found") }
+        let (entries, head) = LedgerChain.link(
+            items, tenantID: tenantID, after: try row.decode(column: "ledger_seq", as: Int64.self),
+            previous: try row.decode(column: "ledger_head", as: String.self))
+        var start = 0
+        while start < entries.count {
+            let chunk = entries[start..<min(start + Self.rowsPerStatement, entries.count)]
+            var query = SQLQueryString("INSERT INTO ledger_entries (\(unsafeRaw: Self.columnList)) VALUES ")
+            for (index, entry) in chunk.enumerated() {
+                if index > 0 { query.appendLiteral(", ") }
+                let values: [any Encodable & Sendable] = [
+                    tenant, entry.sequence, entry.kind.rawValue, entry.recordID, Timestamp.format(entry.at), entry.body, entry.previousHash,
+                    entry.hash,
+                ]
+                query.appendLiteral("(")
+                query.appendInterpolation(binds: values)
+                query.appendLiteral(")")
+            }
+            try await db.raw(query).run()
+            start += chunk.count
+        }
+        try await db.raw("UPDATE tenants SET ledger_seq = \(bind: head.sequence), ledger_head = \(bind: head.hash) WHERE id = \(bind: tenant)")
+            .run()
+    }
+
+    func entries(tenantID: UUID, after sequence: Int64, limit: Int) async throws -> [LedgerEntry] {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.columnList) FROM ledger_entries
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND seq > \(bind: sequence) ORDER BY seq LIMIT \(literal: limit)
+            """
+        ).all().map(Self.decode)
+    }
+
+    func head(tenantID: UUID) async throws -> (sequence: Int64, hash: String) {
+        guard let row = try await db.raw("SELECT ledger_seq, ledger_head FROM tenants WHERE id = \(bind: tenantID.uuidString.lowercased())").first()
+        else { throw WardenError(.tenantNotFound, "tenant not found") }
+        return (try row.decode(column: "ledger_seq", as: Int64.self), try row.decode(column: "ledger_head", as: String.self))
+    }
+
+    static func decode(_ row: any SQLRow) throws -> LedgerEntry {
+        guard let kind = LedgerKind(rawValue: try row.decode(column: "kind", as: String.self)) else {
+            throw StoreError(message: "ledger_entries holds an unknown kind")
+        }
+        return LedgerEntry(
+            tenantID: try row.decodeUUID("tenant_id"), sequence: try row.decode(column: "seq", as: Int64.self), kind: kind,
+            recordID: try row.decode(column: "record_id", as: String.self), at: try row.decodeDate("at"),
+            body: try row.decode(column: "body", as: String.self), previousHash: try row.decode(column: "prev_hash", as: String.self),
+            hash: try row.decode(column: "hash", as: String.self))
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import SQLKit
+import Testing
+import WardenCore
+
+@testable import WardenStore
+
+/// The hash chain as stored: appends link after the head; a changed, removed or cut-off entry is
+/// found, named by its sequence number.
+@Suite struct LedgerStoreTests {
+    static func items(_ count: Int, from start: Int = 0) -> [LedgerItem] {
+        (start..<start + count).map {
+            LedgerItem(
+                kind: .note, recordID: "r\($0)", at: Date(timeIntervalSince1970: 1_800_000_000 + Double($0)), body: .object(["n": .int(Int64($0))]))
+        }
+    }
+
+    func verify(_ store: SQLStore, _ tenantID: UUID) async throws -> LedgerService.Verification {
+        let head = try await store.read { try await $0.ledger.head(tenantID: tenantID) }
+        return try await LedgerService.verify(head: head, pageSize: 7) { after, limit in
+            try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func tamperingIsFoundAndNamed(_ backend: Backend) async throws {
+        try await backend.withDatabase { database in
+            let store = SQLStore(database: database)
+            let tenant = Tenant(id: UUID(), slug: "acme", name: "Acme", createdAt: Date())
+            let other = Tenant(id: UUID(), slug: "beta", name: "Beta", createdAt: Date())
+            try await store.write { repos in
+                try await repos.tenants.insert(tenant)
+                try await repos.tenants.insert(other)
+            }
+            // Appends in several transactions, interleaved with another tenant's chain.
+            for batch in 0..<5 {
+                try await store.write { [batch] repos in
+                    try await repos.ledger.append(tenantID: tenant.id, Self.items(10, from: batch * 10))
+                    try await repos.ledger.append(tenantID: other.id, Self.items(3, from: batch * 3))
+                }
+            }
+            let good = try await verify(store, tenant.id)
+            #expect(good.valid && good.entries == 50 && good.head == 50, "\(good)")
+            #expect(try await verify(store, other.id).entries == 15)
+
+            // A changed body.
+            try await database.withSession { db in
+                try await db.raw(
+                    "UPDATE ledger_entries SET body = '{\"n\":999}' WHERE tenant_id = \(bind: tenant.id.uuidString.lowercased()) AND seq = 23"
+                )
+                .run()
+            }
+            let changed = try await verify(store, tenant.id)
+            #expect(!changed.valid && changed.broken?.sequence == 23 && changed.broken?.recordID == "r22" && changed.entries == 22, "\(changed)")
+            #expect(changed.broken?.reason.contains("changed after it was written") == true)
+            #expect(try await verify(store, other.id).valid, "the other tenant's chain is untouched")
+
+            // Put it back; then cut the last entry off.
+            try await database.withSession { db in
+                try await db.raw(
+                    "UPDATE ledger_entries SET body = '{\"n\":22}' WHERE tenant_id = \(bind: tenant.id.uuidString.lowercased()) AND seq = 23"
+                )
+                .run()
+                try await db.raw("DELETE FROM ledger_entries WHERE tenant_id = \(bind: tenant.id.uuidString.lowercased()) AND seq = 50").run()
+            }
+            let cut = try await verify(store, tenant.id)
+            #expect(!cut.valid && cut.broken?.sequence == 50 && cut.broken?.reason.contains("removed") == true, "\(cut)")
+
+            // A gap in the middle.
+            try await database.withSession { db in
+                try await db.raw("DELETE FROM ledger_entries WHERE tenant_id = \(bind: tenant.id.uuidString.lowercased()) AND seq = 10").run()
+            }
+            let gap = try await verify(store, tenant.id)
+            #expect(!gap.valid && gap.broken?.sequence == 10 && gap.broken?.reason.contains("missing") == true, "\(gap)")
+        }
+    }
+}
