@@ -31,7 +31,9 @@ struct LedgerCommands: AsyncParsableCommand {
             if client.output == .json {
                 client.print(result, columns: [])
             } else if result["valid"] as? Bool == true {
-                Swift.print("valid: \(result["entries"] ?? 0) entries, head \(result["head"] ?? 0) \(result["head_hash"] ?? "")")
+                Swift.print(
+                    "valid: \(result["entries"] ?? 0) entries, head \(result["head"] ?? 0) \(result["head_hash"] ?? ""), "
+                        + "\(result["checkpoints"] ?? 0) signed checkpoint(s) checked")
             } else {
                 let broken = result["broken"] as? [String: Any] ?? [:]
                 let record = (broken["record_id"] as? String).map { " (record \($0))" } ?? ""
@@ -57,10 +59,23 @@ struct LedgerCommands: AsyncParsableCommand {
                 guard let tenant = try await store.read({ try await $0.tenants.find(slug: slug) }) else {
                     throw CLIError("tenant '\(slug)' not found")
                 }
-                let head = try await store.read { try await $0.ledger.head(tenantID: tenant.id) }
+                let (head, checkpoints, keys) = try await store.read { repos in
+                    (
+                        try await repos.ledger.head(tenantID: tenant.id), try await repos.ledger.checkpoints(tenantID: tenant.id),
+                        try await repos.signingKeys.all()
+                    )
+                }
+                // The keys this deployment signs with: the configured one, else the one it keeps in the database.
+                var publicKeys: [String: [UInt8]] = [:]
+                for key in keys where key.purpose == LedgerSigner.keyPurpose { publicKeys[key.id] = LedgerSigner.publicKey(ofPrivate: key.key) }
+                if let text = ProcessInfo.processInfo.environment["WARDEN_LEDGER_SIGNING_KEY"], let raw = Data(base64Encoded: text),
+                    let publicKey = LedgerSigner.publicKey(ofPrivate: Array(raw))
+                {
+                    publicKeys[ProcessInfo.processInfo.environment["WARDEN_LEDGER_SIGNING_KEY_ID"] ?? "ledger-1"] = publicKey
+                }
                 let started = ContinuousClock.now
                 var lastReport = started
-                let result = try await LedgerService.verify(head: head) { after, limit in
+                let result = try await LedgerService.verify(head: head, checkpoints: checkpoints, publicKeys: publicKeys) { after, limit in
                     try await store.read { try await $0.ledger.entries(tenantID: tenant.id, after: after, limit: limit) }
                 } progress: { checked in
                     let now = ContinuousClock.now
@@ -71,6 +86,7 @@ struct LedgerCommands: AsyncParsableCommand {
                 await database.close()
                 var answer: [String: Any] = [
                     "valid": result.valid, "entries": result.entries, "head": result.head, "head_hash": result.headHash,
+                    "checkpoints": result.checkpoints,
                 ]
                 if let broken = result.broken {
                     answer["broken"] = ["sequence": broken.sequence, "record_id": broken.recordID as Any, "reason": broken.reason]

@@ -51,4 +51,47 @@ import WardenCore
             #expect(try await client.send(.get, "/v1/tenants/acme/ledger?after=-1").errorCode() == "invalid_field")
         }
     }
+
+    /// The background service signs heads as they become due; an admin signs one at once; the
+    /// signature checks out with the public key `GET /v1/keys` lists.
+    @Test(arguments: Backend.available)
+    func checkpointsAreSignedAndCheckOutWithThePublishedKey(_ backend: Backend) async throws {
+        let settings: (inout WardenConfiguration) -> Void = { $0.ledgerCheckpointInterval = 0.2 }
+        try await TestApp.run(backend, configure: settings) { client in
+            _ = try await Demo.setUp(client)
+            // Tenant creation and setup were audited, so the chain has entries: the service signs them.
+            #expect(
+                try await eventually {
+                    !(try await client.send(.get, "/v1/tenants/acme/ledger/checkpoints").object()["items"] as? [Any] ?? []).isEmpty
+                })
+            _ = try await client.send(.post, "/v1/tenants/acme/agents", json: #"{"agent_id":"late"}"#)
+            let signed = try await client.send(.post, "/v1/tenants/acme/ledger/checkpoint")
+            #expect(signed.status == .ok, "\(signed.text)")
+            let checkpoint = try signed.object()
+            let head = try await client.send(.get, "/v1/tenants/acme/ledger/verify").object()
+            #expect(head["valid"] as? Bool == true && (head["checkpoints"] as? Int ?? 0) >= 2, "\(head)")
+            // The checkpoint signs the head as it was; its own audit event is the next entry.
+            #expect((checkpoint["sequence"] as? Int).map { $0 + 1 } == head["head"] as? Int)
+
+            let keys = try #require(try await client.send(.get, "/v1/keys").object()["items"] as? [[String: Any]])
+            let ledgerKey = try #require(keys.first { $0["purpose"] as? String == "ledger_checkpoint" })
+            #expect(ledgerKey["key_id"] as? String == checkpoint["key_id"] as? String)
+            #expect(!keys.contains { $0["purpose"] as? String == "webhook_signing" }, "the webhook secret has no public half and is never listed")
+            let publicKey = try #require((ledgerKey["public_key"] as? String).flatMap { Data(base64Encoded: $0) })
+            let tenantID = try #require(try await client.send(.get, "/v1/tenants/acme").object()["id"] as? String)
+            let parsed = LedgerCheckpoint(
+                tenantID: try #require(UUID(uuidString: tenantID)), sequence: Int64(try #require(checkpoint["sequence"] as? Int)),
+                hash: try #require(checkpoint["hash"] as? String), keyID: try #require(checkpoint["key_id"] as? String),
+                signature: Array(try #require((checkpoint["signature"] as? String).flatMap { Data(base64Encoded: $0) })),
+                signedAt: try #require((checkpoint["signed_at"] as? String).flatMap(Timestamp.parse)))
+            #expect(parsed.isSigned(by: Array(publicKey)))
+            var forged = parsed
+            forged.hash = String(repeating: "a", count: 64)
+            #expect(!forged.isSigned(by: Array(publicKey)))
+            let approver = try #require(
+                try await client.send(.post, "/v1/api-keys", json: #"{"name":"a","role":"approver","tenant":"acme"}"#).object()["key"] as? String)
+            #expect(try await client.send(.post, "/v1/tenants/acme/ledger/checkpoint", token: approver).status == .forbidden)
+            #expect(try await client.send(.get, "/v1/keys", token: nil).status == .unauthorized)
+        }
+    }
 }

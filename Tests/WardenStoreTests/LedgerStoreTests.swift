@@ -74,4 +74,64 @@ import WardenCore
             #expect(!gap.valid && gap.broken?.sequence == 10 && gap.broken?.reason.contains("missing") == true, "\(gap)")
         }
     }
+
+    /// A consistent rewrite of the whole chain (entries and head) passes the hash checks but not the
+    /// signed checkpoint; a forged or foreign signature does not pass either.
+    @Test(arguments: Backend.available)
+    func signedCheckpointsCatchAWholeRewrite(_ backend: Backend) async throws {
+        try await backend.withDatabase { database in
+            let store = SQLStore(database: database)
+            let tenant = Tenant(id: UUID(), slug: "acme", name: "Acme", createdAt: Date())
+            try await store.write { try await $0.tenants.insert(tenant) }
+            try await store.write { try await $0.ledger.append(tenantID: tenant.id, Self.items(20)) }
+            let signer = try LedgerSigner(keyID: "k1", privateKey: AgentTokenAuthority.generateKey())
+            let service = LedgerService(store: store, signer: signer)
+            #expect(try await service.checkpointDue(records: 10, interval: 3600) == 1)
+            #expect(try await service.checkpointDue(records: 10, interval: 3600) == 0, "nothing new since")
+            try await store.write { try await $0.ledger.append(tenantID: tenant.id, Self.items(5, from: 20)) }
+            #expect(try await service.checkpointDue(records: 10, interval: 3600) == 0, "5 new entries, 1 hour not passed")
+            #expect(try await service.checkpointDue(records: 5, interval: 3600) == 1)
+
+            func verify(keys: [String: [UInt8]]) async throws -> LedgerService.Verification {
+                let (head, checkpoints) = try await store.read { repos in
+                    (try await repos.ledger.head(tenantID: tenant.id), try await repos.ledger.checkpoints(tenantID: tenant.id))
+                }
+                return try await LedgerService.verify(head: head, checkpoints: checkpoints, publicKeys: keys) { after, limit in
+                    try await store.read { try await $0.ledger.entries(tenantID: tenant.id, after: after, limit: limit) }
+                }
+            }
+            let good = try await verify(keys: ["k1": signer.publicKey])
+            #expect(good.valid && good.checkpoints == 2 && good.lastCheckpoint == 25, "\(good)")
+            let stranger = try LedgerSigner(keyID: "k1", privateKey: AgentTokenAuthority.generateKey())
+            let foreign = try await verify(keys: ["k1": stranger.publicKey])
+            #expect(!foreign.valid && foreign.broken?.reason.contains("invalid signature") == true, "\(foreign)")
+            #expect(try await verify(keys: [:]).broken?.reason.contains("unknown key") == true)
+
+            // Rewrite everything from entry 1 with other bodies, consistently, head included.
+            let (forged, head) = LedgerChain.link(
+                Self.items(25).map {
+                    var item = $0
+                    item.body = #"{"forged":true}"#
+                    return item
+                }, tenantID: tenant.id, after: 0,
+                previous: LedgerChain.genesis)
+            try await database.withSession { db in
+                let id = tenant.id.uuidString.lowercased()
+                try await db.raw("DELETE FROM ledger_entries WHERE tenant_id = \(bind: id)").run()
+                for entry in forged {
+                    let values: [any Encodable & Sendable] = [
+                        id, entry.sequence, entry.kind.rawValue, entry.recordID, Timestamp.format(entry.at), entry.body, entry.previousHash,
+                        entry.hash,
+                    ]
+                    try await db.raw(
+                        "INSERT INTO ledger_entries (tenant_id, seq, kind, record_id, at, body, prev_hash, hash) VALUES (\(binds: values))"
+                    ).run()
+                }
+                try await db.raw("UPDATE tenants SET ledger_head = \(bind: head.hash) WHERE id = \(bind: id)").run()
+            }
+            let rewritten = try await verify(keys: ["k1": signer.publicKey])
+            #expect(!rewritten.valid && rewritten.broken?.sequence == 20 && rewritten.broken?.reason.contains("rewritten") == true, "\(rewritten)")
+            #expect(rewritten.entries == 25, "every hash held; only the signature shows the rewrite")
+        }
+    }
 }

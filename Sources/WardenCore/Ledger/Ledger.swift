@@ -108,8 +108,13 @@ public enum LedgerChain {
         public private(set) var sequence: Int64 = 0
         public private(set) var hash: String = LedgerChain.genesis
         public private(set) var count = 0
+        /// The hash reached at each of `watched`, for checking checkpoints.
+        public private(set) var hashes: [Int64: String] = [:]
+        let watched: Set<Int64>
 
-        public init() {}
+        public init(watching watched: Set<Int64> = []) {
+            self.watched = watched
+        }
 
         public mutating func check(_ entry: LedgerEntry) throws(Break) {
             guard entry.sequence == sequence + 1 else {
@@ -130,6 +135,7 @@ public enum LedgerChain {
             sequence = entry.sequence
             hash = entry.hash
             count += 1
+            if watched.contains(sequence) { hashes[sequence] = hash }
         }
 
         /// After the last entry: the chain must end at the recorded head (no entries cut off the end).
@@ -153,6 +159,11 @@ public protocol LedgerRepository: Sendable {
     /// Entries after `sequence`, in order.
     func entries(tenantID: UUID, after sequence: Int64, limit: Int) async throws -> [LedgerEntry]
     func head(tenantID: UUID) async throws -> (sequence: Int64, hash: String)
+    func insert(_ checkpoint: LedgerCheckpoint) async throws
+    /// The tenant's checkpoints, oldest first.
+    func checkpoints(tenantID: UUID) async throws -> [LedgerCheckpoint]
+    /// Every tenant's head with its latest checkpoint.
+    func heads() async throws -> [LedgerHeadState]
 }
 
 // MARK: - The records' canonical bodies

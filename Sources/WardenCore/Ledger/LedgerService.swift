@@ -1,12 +1,19 @@
 public import Foundation
 
-/// Reading and checking a tenant's ledger.
+/// Reading, checking and checkpointing tenants' ledgers.
 public struct LedgerService: Sendable {
     let store: any Store
+    let clock: any WallClock
+    let signer: LedgerSigner?
 
-    public init(store: any Store) {
+    public init(store: any Store, clock: any WallClock = SystemClock(), signer: LedgerSigner? = nil) {
         self.store = store
+        self.clock = clock
+        self.signer = signer
     }
+
+    /// The public keys checkpoints are checked against, by key id.
+    public var publicKeys: [String: [UInt8]] { signer.map { [$0.keyID: $0.publicKey] } ?? [:] }
 
     /// What a check of a tenant's chain found.
     public struct Verification: Sendable, Equatable {
@@ -15,18 +22,29 @@ public struct LedgerService: Sendable {
         public var entries: Int
         public var head: Int64
         public var headHash: String
-        /// The first broken entry, when not valid.
+        /// Checkpoints whose signature and hash held.
+        public var checkpoints: Int
+        public var lastCheckpoint: Int64?
+        /// The first broken entry or checkpoint, when not valid.
         public var broken: LedgerChain.Break?
     }
 
     /// Walks the tenant's whole chain in order, `pageSize` entries at a time (memory stays flat),
-    /// recomputing every hash; stops at the first broken entry. `progress` gets the entries checked so far.
+    /// recomputing every hash; then checks each checkpoint up to the head: signed by a known key, and
+    /// naming the hash the chain really has there. Stops at the first break. `progress` gets the
+    /// entries checked so far.
     public static func verify(
-        head: (sequence: Int64, hash: String), pageSize: Int = 5000,
-        page: (_ after: Int64, _ limit: Int) async throws -> [LedgerEntry],
-        progress: (Int) -> Void = { _ in }
+        head: (sequence: Int64, hash: String), checkpoints: [LedgerCheckpoint] = [], publicKeys: [String: [UInt8]] = [:],
+        pageSize: Int = 5000, page: (_ after: Int64, _ limit: Int) async throws -> [LedgerEntry], progress: (Int) -> Void = { _ in }
     ) async throws -> Verification {
-        var verifier = LedgerChain.Verifier()
+        let relevant = checkpoints.filter { $0.sequence <= head.sequence }
+        var verifier = LedgerChain.Verifier(watching: Set(relevant.map(\.sequence)))
+        var checked = 0
+        func result(_ broken: LedgerChain.Break?) -> Verification {
+            Verification(
+                valid: broken == nil, entries: verifier.count, head: head.sequence, headHash: head.hash, checkpoints: checked,
+                lastCheckpoint: relevant.last?.sequence, broken: broken)
+        }
         do {
             while verifier.sequence < head.sequence {
                 let entries = try await page(verifier.sequence, min(pageSize, Int(head.sequence - verifier.sequence)))
@@ -35,18 +53,37 @@ public struct LedgerService: Sendable {
                 progress(verifier.count)
             }
             try verifier.finish(head: head)
+            for checkpoint in relevant {
+                guard let key = publicKeys[checkpoint.keyID] else {
+                    throw LedgerChain.Break(
+                        sequence: checkpoint.sequence, recordID: nil,
+                        reason: "the checkpoint at \(checkpoint.sequence) is signed with unknown key '\(checkpoint.keyID)'")
+                }
+                guard checkpoint.isSigned(by: key) else {
+                    throw LedgerChain.Break(
+                        sequence: checkpoint.sequence, recordID: nil, reason: "the checkpoint at \(checkpoint.sequence) has an invalid signature")
+                }
+                guard verifier.hashes[checkpoint.sequence] == checkpoint.hash else {
+                    throw LedgerChain.Break(
+                        sequence: checkpoint.sequence, recordID: nil,
+                        reason: "the chain at \(checkpoint.sequence) no longer has the hash its signed checkpoint names (rewritten)")
+                }
+                checked += 1
+            }
         } catch let broken as LedgerChain.Break {
-            return Verification(valid: false, entries: verifier.count, head: head.sequence, headHash: head.hash, broken: broken)
+            return result(broken)
         }
-        return Verification(valid: true, entries: verifier.count, head: head.sequence, headHash: head.hash, broken: nil)
+        return result(nil)
     }
 
-    /// Checks the tenant's chain through the store.
+    /// Checks the tenant's chain and checkpoints through the store.
     public func verify(by principal: Principal, tenant: Tenant) async throws -> Verification {
         try principal.require(.readAudit)
-        let head = try await store.read { try await $0.ledger.head(tenantID: tenant.id) }
         let tenantID = tenant.id
-        return try await Self.verify(head: head) { after, limit in
+        let (head, checkpoints) = try await store.read { repos in
+            (try await repos.ledger.head(tenantID: tenantID), try await repos.ledger.checkpoints(tenantID: tenantID))
+        }
+        return try await Self.verify(head: head, checkpoints: checkpoints, publicKeys: publicKeys) { after, limit in
             try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) }
         }
     }
@@ -56,5 +93,52 @@ public struct LedgerService: Sendable {
         try principal.require(.readAudit)
         let tenantID = tenant.id
         return try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: sequence, limit: limit) }
+    }
+
+    public func checkpoints(by principal: Principal, tenant: Tenant) async throws -> [LedgerCheckpoint] {
+        try principal.require(.readAudit)
+        let tenantID = tenant.id
+        return try await store.read { try await $0.ledger.checkpoints(tenantID: tenantID) }
+    }
+
+    /// Signs the tenant's head now (admins), unless it is already checkpointed; audited.
+    public func checkpoint(by principal: Principal, tenant: Tenant) async throws -> LedgerCheckpoint? {
+        guard principal.role == .admin else { throw WardenError(.forbidden, "only an admin may sign a checkpoint") }
+        guard let signer else { throw WardenError(.ledgerSigningUnavailable, "no ledger signing key is configured") }
+        let now = Timestamp.truncated(clock.now())
+        let tenantID = tenant.id
+        return try await store.write { repos in
+            let head = try await repos.ledger.head(tenantID: tenantID)
+            let last = try await repos.ledger.checkpoints(tenantID: tenantID).last
+            guard head.sequence > 0, head.sequence != last?.sequence else { return last }
+            let checkpoint = try signer.sign(tenantID: tenantID, sequence: head.sequence, hash: head.hash, at: now)
+            try await repos.ledger.insert(checkpoint)
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenantID, actor: principal.actor, action: "ledger.checkpoint", target: "tenant:\(tenant.slug)",
+                    reason: nil, details: ["sequence": String(head.sequence), "key_id": signer.keyID], createdAt: now))
+            return checkpoint
+        }
+    }
+
+    /// One pass: signs the head of every tenant with `records` new entries since its last checkpoint,
+    /// or any new entries and `interval` seconds since. Returns how many were signed.
+    @discardableResult
+    public func checkpointDue(records: Int64, interval: TimeInterval) async throws -> Int {
+        guard let signer else { return 0 }
+        let now = Timestamp.truncated(clock.now())
+        let due = try await store.read { try await $0.ledger.heads() }.filter { $0.isDue(now: now, records: records, interval: interval) }
+        var signed = 0
+        for state in due {
+            let checkpoint = try signer.sign(tenantID: state.tenantID, sequence: state.sequence, hash: state.hash, at: now)
+            // Another replica may have signed the same head meanwhile; the key (tenant, sequence) keeps one.
+            do {
+                try await store.write { try await $0.ledger.insert(checkpoint) }
+                signed += 1
+            } catch let error as WardenError where error.code == .ledgerCheckpointExists {
+                continue
+            }
+        }
+        return signed
     }
 }

@@ -96,6 +96,8 @@ public protocol BundleRepository: Sendable {
 public protocol SigningKeyRepository: Sendable {
     /// The key for `purpose` as (key id, raw private key bytes).
     func find(purpose: String) async throws -> (id: String, key: [UInt8])?
+    /// Every stored key: purpose, id, raw private key, creation time.
+    func all() async throws -> [(purpose: String, id: String, key: [UInt8], createdAt: Date)]
     /// Inserts the key unless one exists for the purpose; returns whichever is stored.
     func insertIfAbsent(purpose: String, id: String, key: [UInt8], at: Date) async throws -> (id: String, key: [UInt8])
 }

@@ -82,6 +82,7 @@ public func buildApplication(
             logger.critical("policy.bypass_active", metadata: ["since": "\(Timestamp.format(state.since))", "actor": "\(state.by)"])
         }
         let secrets = try await loadWebhookSecrets(store: store, clock: dependencies.clock)
+        let ledgerSigner = try await loadLedgerSigner(store: store, configuration: configuration, clock: dependencies.clock)
         let outbox = Doorbell()
         try await recordPauseGauges(store: store)
         let services = DecisionPathServices(
@@ -99,7 +100,7 @@ public func buildApplication(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
             runs: RunService(store: store, clock: dependencies.clock, secrets: secrets),
-            ledger: LedgerService(store: store)
+            ledger: LedgerService(store: store, clock: dependencies.clock, signer: ledgerSigner)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -129,6 +130,9 @@ public func buildApplication(
             EscalationService(approvals: services.approvals, interval: configuration.approvalEscalationInterval, logger: logger),
             WebhookDeliveryService(
                 store: store, client: .shared, secrets: secrets, outbox: outbox, clock: dependencies.clock, policy: configuration.webhookRetry,
+                logger: logger),
+            CheckpointService(
+                ledger: services.ledger, records: configuration.ledgerCheckpointRecords, interval: configuration.ledgerCheckpointInterval,
                 logger: logger))
         return app
     } catch {
@@ -165,7 +169,7 @@ func buildRouter(
     WebhookController(scope: scope, approvals: services.approvals, webhooks: services.webhooks, snapshots: services.snapshots)
         .addRoutes(to: v1)
     RunController(scope: scope, runs: services.runs).addRoutes(to: v1)
-    LedgerController(scope: scope, ledger: services.ledger).addRoutes(to: v1)
+    LedgerController(scope: scope, ledger: services.ledger, store: store).addRoutes(to: v1)
     return router
 }
 
@@ -236,6 +240,19 @@ func loadWebhookSecrets(store: any Store, clock: any WallClock) async throws -> 
         try await repos.signingKeys.insertIfAbsent(purpose: WebhookSecrets.keyPurpose, id: keyID, key: generated, at: now)
     }
     return WebhookSecrets(master: stored.key)
+}
+
+/// The key ledger checkpoints are signed with: the configured one, or this deployment's own Ed25519
+/// key, generated on first start and kept in the database.
+func loadLedgerSigner(store: any Store, configuration: WardenConfiguration, clock: any WallClock) async throws -> LedgerSigner {
+    if let key = configuration.ledgerSigningKey { return try LedgerSigner(keyID: configuration.ledgerSigningKeyID, privateKey: key) }
+    let generated = AgentTokenAuthority.generateKey()
+    let keyID = "ledger-\(UUID().uuidString.lowercased().prefix(8))"
+    let now = Timestamp.truncated(clock.now())
+    let stored = try await store.write { repos in
+        try await repos.signingKeys.insertIfAbsent(purpose: LedgerSigner.keyPurpose, id: keyID, key: generated, at: now)
+    }
+    return try LedgerSigner(keyID: stored.id, privateKey: stored.key)
 }
 
 /// Sets each tenant's pause gauges at start, so paused escalation or webhooks show after a restart.

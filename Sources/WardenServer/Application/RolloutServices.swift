@@ -171,3 +171,27 @@ struct EscalationService: Service {
         }
     }
 }
+
+/// Signs tenants' ledger heads as they become due, every few seconds, until the server shuts down.
+struct CheckpointService: Service {
+    let ledger: LedgerService
+    let records: Int64
+    let interval: TimeInterval
+    let logger: Logger
+
+    func run() async throws {
+        let pause = Duration.milliseconds(Int64(min(interval, 5) * 1000))
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: pause)
+                if Task.isCancelled { return }
+                do {
+                    let signed = try await ledger.checkpointDue(records: records, interval: interval)
+                    if signed > 0 { Counter(label: "warden_ledger_checkpoints_total").increment(by: signed) }
+                } catch {
+                    logger.warning("ledger_checkpoint.failed", metadata: ["error": "\(String(describing: error))"])
+                }
+            }
+        }
+    }
+}

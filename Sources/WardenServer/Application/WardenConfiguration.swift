@@ -29,6 +29,15 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// Webhook retries: attempts before a delivery is dead-lettered (`WARDEN_WEBHOOK_MAX_ATTEMPTS`) and
     /// the first pause, doubled each time (`WARDEN_WEBHOOK_BACKOFF_SECONDS`).
     public var webhookRetry = WebhookRetryPolicy()
+    /// Ledger checkpoints: a tenant's chain head is signed after this many new entries
+    /// (`WARDEN_LEDGER_CHECKPOINT_RECORDS`) or, with any new entry, this often (`WARDEN_LEDGER_CHECKPOINT_SECONDS`).
+    public var ledgerCheckpointRecords: Int64 = 10_000
+    public var ledgerCheckpointInterval: TimeInterval = 60
+    /// The Ed25519 key checkpoints are signed with (`WARDEN_LEDGER_SIGNING_KEY`, base64 of the raw
+    /// 32-byte private key) and its id (`WARDEN_LEDGER_SIGNING_KEY_ID`). Without it, a key generated on
+    /// first start and kept in the database. Never logged.
+    public var ledgerSigningKey: [UInt8]?
+    public var ledgerSigningKeyID: String = "ledger-1"
     /// A secret shared between environments that exchange bundles (`WARDEN_BUNDLE_SIGNING_SECRET`, at
     /// least 32 bytes) and its key id (`WARDEN_BUNDLE_SIGNING_KEY_ID`): exports are signed with
     /// HMAC-SHA256. Without it, with this deployment's own Ed25519 key. Never logged.
@@ -154,6 +163,28 @@ public struct WardenConfiguration: Sendable, Equatable {
                 throw WardenError(.invalidField, "WARDEN_WEBHOOK_BACKOFF_SECONDS must be a number of seconds from 0.01 to 3600")
             }
             configuration.webhookRetry.baseDelay = seconds
+        }
+        if let text = environment["WARDEN_LEDGER_CHECKPOINT_RECORDS"] {
+            guard let records = Int64(text), (1...10_000_000).contains(records) else {
+                throw WardenError(.invalidField, "WARDEN_LEDGER_CHECKPOINT_RECORDS must be a whole number from 1 to 10000000")
+            }
+            configuration.ledgerCheckpointRecords = records
+        }
+        if let text = environment["WARDEN_LEDGER_CHECKPOINT_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0.05, seconds <= 86_400 else {
+                throw WardenError(.invalidField, "WARDEN_LEDGER_CHECKPOINT_SECONDS must be a number of seconds from 0.05 to 86400")
+            }
+            configuration.ledgerCheckpointInterval = seconds
+        }
+        if let text = environment["WARDEN_LEDGER_SIGNING_KEY"], !text.isEmpty {
+            guard let key = Data(base64Encoded: text), key.count == 32 else {
+                throw WardenError(.invalidField, "WARDEN_LEDGER_SIGNING_KEY must be base64 of a raw 32-byte Ed25519 private key")
+            }
+            configuration.ledgerSigningKey = Array(key)
+        }
+        if let keyID = environment["WARDEN_LEDGER_SIGNING_KEY_ID"], !keyID.isEmpty {
+            try Tool.validate(text: keyID, field: "WARDEN_LEDGER_SIGNING_KEY_ID", max: 100)
+            configuration.ledgerSigningKeyID = keyID
         }
         if let text = environment["WARDEN_CANARY_MONITOR_SECONDS"] {
             guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {

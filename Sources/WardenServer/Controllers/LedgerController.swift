@@ -6,10 +6,48 @@ import WardenCore
 struct LedgerController {
     let scope: TenantScope
     let ledger: LedgerService
+    let store: any Store
 
     func addRoutes(to group: RouterGroup<WardenRequestContext>) {
         group.get("/tenants/{tenant}/ledger", use: list)
         group.get("/tenants/{tenant}/ledger/verify", use: verify)
+        group.get("/tenants/{tenant}/ledger/checkpoints", use: checkpoints)
+        group.post("/tenants/{tenant}/ledger/checkpoint", use: checkpointNow)
+        group.get("/keys", use: keys)
+    }
+
+    /// The tenant's signed checkpoints, oldest first.
+    @Sendable func checkpoints(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readAudit)
+        let checkpoints = try await ledger.checkpoints(by: principal, tenant: tenant)
+        return JSONBody.response(status: .ok, JSONValue.object(["items": .array(checkpoints.map(Render.checkpoint))]))
+    }
+
+    /// Signs the tenant's head now (admin); audited. 200 with the checkpoint (the last one if the
+    /// head is already signed), 204 when the chain is empty.
+    @Sendable func checkpointNow(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, principal) = try await scope.tenant(context, .readAudit)
+        guard let checkpoint = try await ledger.checkpoint(by: principal, tenant: tenant) else { return Response(status: .noContent) }
+        return JSONBody.response(status: .ok, Render.checkpoint(checkpoint))
+    }
+
+    /// The public keys Warden signs with (Ed25519, base64 of the raw key), for anyone holding a key
+    /// or token: auditors pin them to check checkpoints, agent tokens and bundle exports offline.
+    @Sendable func keys(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard context.agent != nil || context.principal != nil else { throw WardenError(.unauthenticated, "authentication required") }
+        var items: [JSONValue] = []
+        let stored = try await store.read { try await $0.signingKeys.all() }
+        var seen = Set<String>()
+        for (keyID, publicKey) in ledger.publicKeys.sorted(by: { $0.key < $1.key }) {
+            seen.insert(keyID)
+            items.append(Render.publicKey(id: keyID, purpose: LedgerSigner.keyPurpose, publicKey: publicKey, createdAt: nil))
+        }
+        for key in stored where !seen.contains(key.id) && key.purpose != WebhookSecrets.keyPurpose {
+            // Only Ed25519 keys have a public half; the webhook master secret is never listed.
+            guard let publicKey = LedgerSigner.publicKey(ofPrivate: key.key) else { continue }
+            items.append(Render.publicKey(id: key.id, purpose: key.purpose, publicKey: publicKey, createdAt: key.createdAt))
+        }
+        return JSONBody.response(status: .ok, JSONValue.object(["items": .array(items)]))
     }
 
     /// Entries after `after` (a sequence number, default 0), in order; `next_after` continues.
@@ -48,9 +86,30 @@ extension Render {
         ])
     }
 
+    static func checkpoint(_ checkpoint: LedgerCheckpoint) -> JSONValue {
+        .object([
+            "sequence": .int(checkpoint.sequence), "hash": .string(checkpoint.hash), "key_id": .string(checkpoint.keyID),
+            "algorithm": .string("Ed25519"), "signature": .string(Data(checkpoint.signature).base64EncodedString()),
+            "signed_at": time(checkpoint.signedAt),
+            "signed_text": .string(
+                String(
+                    decoding: LedgerCheckpoint.message(
+                        tenantID: checkpoint.tenantID, sequence: checkpoint.sequence, hash: checkpoint.hash, signedAt: checkpoint.signedAt),
+                    as: UTF8.self)),
+        ])
+    }
+
+    static func publicKey(id: String, purpose: String, publicKey: [UInt8], createdAt: Date?) -> JSONValue {
+        .object([
+            "key_id": .string(id), "purpose": .string(purpose), "algorithm": .string("Ed25519"),
+            "public_key": .string(Data(publicKey).base64EncodedString()), "created_at": time(createdAt),
+        ])
+    }
+
     static func verification(_ result: LedgerService.Verification) -> JSONValue {
         .object([
             "valid": .bool(result.valid), "entries": .int(Int64(result.entries)), "head": .int(result.head), "head_hash": .string(result.headHash),
+            "checkpoints": .int(Int64(result.checkpoints)), "last_checkpoint": result.lastCheckpoint.map { .int($0) } ?? .null,
             "broken": result.broken.map { broken in
                 .object([
                     "sequence": .int(broken.sequence), "record_id": broken.recordID.map(JSONValue.string) ?? .null, "reason": .string(broken.reason),

@@ -106,6 +106,19 @@ struct SQLSigningKeyRepository: SigningKeyRepository {
         return (try row.decode(column: "key_id", as: String.self), Array(key))
     }
 
+    func all() async throws -> [(purpose: String, id: String, key: [UInt8], createdAt: Date)] {
+        try await db.select().columns("purpose", "key_id", "private_key", "created_at").from("signing_keys").orderBy("created_at").all().map {
+            row in
+            guard let key = Data(base64Encoded: try row.decode(column: "private_key", as: String.self)) else {
+                throw StoreError(message: "signing_keys.private_key is not valid base64")
+            }
+            return (
+                try row.decode(column: "purpose", as: String.self), try row.decode(column: "key_id", as: String.self), Array(key),
+                try row.decodeDate("created_at")
+            )
+        }
+    }
+
     func insertIfAbsent(purpose: String, id: String, key: [UInt8], at date: Date) async throws -> (id: String, key: [UInt8]) {
         if let existing = try await find(purpose: purpose) { return existing }
         try await db.insert(into: "signing_keys").columns("purpose", "key_id", "private_key", "created_at")

@@ -56,6 +56,52 @@ struct SQLLedgerRepository: LedgerRepository {
         return (try row.decode(column: "ledger_seq", as: Int64.self), try row.decode(column: "ledger_head", as: String.self))
     }
 
+    func insert(_ checkpoint: LedgerCheckpoint) async throws {
+        let values: [any Encodable & Sendable] = [
+            checkpoint.tenantID.uuidString.lowercased(), checkpoint.sequence, checkpoint.hash, checkpoint.keyID,
+            Data(checkpoint.signature).base64EncodedString(), Timestamp.format(checkpoint.signedAt),
+        ]
+        do {
+            try await db.raw("INSERT INTO ledger_checkpoints (tenant_id, seq, hash, key_id, signature, signed_at) VALUES (\(binds: values))")
+                .run()
+        } catch  where StoreError.isUniqueViolation(error) {
+            throw WardenError(.ledgerCheckpointExists, "entry \(checkpoint.sequence) is already checkpointed")
+        }
+    }
+
+    func checkpoints(tenantID: UUID) async throws -> [LedgerCheckpoint] {
+        try await db.raw(
+            """
+            SELECT tenant_id, seq, hash, key_id, signature, signed_at FROM ledger_checkpoints
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) ORDER BY seq
+            """
+        ).all().map { row in
+            guard let signature = Data(base64Encoded: try row.decode(column: "signature", as: String.self)) else {
+                throw StoreError(message: "ledger_checkpoints.signature is not valid base64")
+            }
+            return LedgerCheckpoint(
+                tenantID: try row.decodeUUID("tenant_id"), sequence: try row.decode(column: "seq", as: Int64.self),
+                hash: try row.decode(column: "hash", as: String.self), keyID: try row.decode(column: "key_id", as: String.self),
+                signature: Array(signature), signedAt: try row.decodeDate("signed_at"))
+        }
+    }
+
+    func heads() async throws -> [LedgerHeadState] {
+        try await db.raw(
+            """
+            SELECT t.id AS tenant_id, t.ledger_seq, t.ledger_head, c.seq AS checkpoint_seq, c.signed_at AS checkpoint_at
+            FROM tenants t LEFT JOIN ledger_checkpoints c
+              ON c.tenant_id = t.id AND c.seq = (SELECT MAX(seq) FROM ledger_checkpoints WHERE tenant_id = t.id)
+            """
+        ).all().map { row in
+            LedgerHeadState(
+                tenantID: try row.decodeUUID("tenant_id"), sequence: try row.decode(column: "ledger_seq", as: Int64.self),
+                hash: try row.decode(column: "ledger_head", as: String.self),
+                checkpointSequence: try row.decode(column: "checkpoint_seq", as: Int64?.self),
+                checkpointAt: try row.decodeOptionalDate("checkpoint_at"))
+        }
+    }
+
     static func decode(_ row: any SQLRow) throws -> LedgerEntry {
         guard let kind = LedgerKind(rawValue: try row.decode(column: "kind", as: String.self)) else {
             throw StoreError(message: "ledger_entries holds an unknown kind")
