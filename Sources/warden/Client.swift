@@ -60,6 +60,30 @@ struct ClientOptions: ParsableArguments {
         String(buffer: try await send(method, path, query: query, body: nil, headers: []).body)
     }
 
+    /// Streams the answer's body to `chunk`, piece by piece; a non-2xx answer is an error as for `call`.
+    func stream(_ method: String, _ path: String, query: [(String, String)], _ chunk: ([UInt8]) throws -> Void) async throws {
+        guard let bearer else { throw CLIError("no API key: pass --token or set WARDEN_TOKEN") }
+        var components = URLComponents(string: baseURL + path)
+        if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        guard let url = components?.string else { throw CLIError("invalid server URL \(baseURL)") }
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
+        } catch {
+            throw CLIError("cannot reach Warden at \(baseURL): \(error)")
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any]
+            let error = object?["error"] as? [String: Any]
+            throw CLIError("\(response.status.code) \(error?["code"] as? String ?? "error"): \(error?["message"] as? String ?? "")")
+        }
+        for try await buffer in response.body { try chunk(Array(buffer.readableBytesView)) }
+    }
+
     /// Sends a request; a non-2xx answer becomes a `CLIError` carrying the server's error code.
     private func send(
         _ method: String, _ path: String, query: [(String, String)], body: [String: Any]?, headers: [(String, String)]

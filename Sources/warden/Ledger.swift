@@ -7,22 +7,28 @@ import WardenStore
 /// `warden ledger verify`: check a tenant's hash chain.
 struct LedgerCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledger", abstract: "Check a tenant's tamper-evident ledger.", subcommands: [Verify.self])
+        commandName: "ledger", abstract: "Export and check a tenant's tamper-evident ledger.", subcommands: [Verify.self, Export.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute a tenant's hash chain, through the server or straight from the database; exit 1 naming the first broken entry.")
         @OptionGroup var client: ClientOptions
-        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "Tenant slug (not needed with --file).") var tenant: String?
         @Option(
             help: "Read the database directly (sqlite:///path.db or postgres://…) instead of asking the server; shows progress on stderr.")
         var databaseURL: String?
+        @Option(help: "Check an export file offline instead (warden ledger export), with the public keys of --keys.") var file: String?
+        @Option(help: "With --file: a JSON file of the public keys to trust, as GET /v1/keys answers.") var keys: String?
 
         func run() async throws {
             let result: [String: Any]
-            if let databaseURL {
+            if let file {
+                result = try Self.offline(file: file, keys: keys)
+            } else if let databaseURL {
+                guard let tenant else { throw CLIError("--tenant is required") }
                 result = try await Self.direct(databaseURL: databaseURL, tenant: tenant)
             } else {
+                guard let tenant else { throw CLIError("--tenant is required") }
                 guard let answer = try await client.call("GET", "/v1/tenants/\(tenant)/ledger/verify") as? [String: Any] else {
                     throw CLIError("the server's answer is not an object")
                 }
@@ -30,6 +36,8 @@ struct LedgerCommands: AsyncParsableCommand {
             }
             if client.output == .json {
                 client.print(result, columns: [])
+            } else if result["valid"] as? Bool == true, let file = result["file"] {
+                Swift.print("valid: \(result["entries"] ?? 0) entries in \(file); checksum, chain and signed checkpoints checked")
             } else if result["valid"] as? Bool == true {
                 Swift.print(
                     "valid: \(result["entries"] ?? 0) entries, head \(result["head"] ?? 0) \(result["head_hash"] ?? ""), "
@@ -37,11 +45,34 @@ struct LedgerCommands: AsyncParsableCommand {
             } else {
                 let broken = result["broken"] as? [String: Any] ?? [:]
                 let record = (broken["record_id"] as? String).map { " (record \($0))" } ?? ""
+                let place = broken["sequence"].map { " at entry \($0)" } ?? ""
                 Swift.print(
-                    "BROKEN at entry \(broken["sequence"] ?? "?")\(record): \(broken["reason"] ?? "")\n"
+                    "BROKEN\(place)\(record): \(broken["reason"] ?? "")\n"
                         + "\(result["entries"] ?? 0) entries before it are intact")
             }
             if result["valid"] as? Bool != true { throw ExitCode.failure }
+        }
+
+        /// An export file checked without a server: checksum, chain links and hashes, and the signed
+        /// checkpoints against the trusted keys.
+        static func offline(file: String, keys: String?) throws -> [String: Any] {
+            var publicKeys: [String: [UInt8]] = [:]
+            if let keys {
+                guard let data = FileManager.default.contents(atPath: keys),
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let items = object["items"] as? [[String: Any]]
+                else { throw CLIError("cannot read the keys in \(keys): expected the answer of GET /v1/keys") }
+                for item in items {
+                    if let id = item["key_id"] as? String, let text = item["public_key"] as? String, let key = Data(base64Encoded: text) {
+                        publicKeys[id] = Array(key)
+                    }
+                }
+            }
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
+            defer { try? handle.close() }
+            let result = LedgerExport.verify(lines: FileLines(handle: handle), publicKeys: publicKeys)
+            var answer: [String: Any] = ["valid": result.valid, "entries": result.entries, "file": file]
+            if let problem = result.problem { answer["broken"] = ["reason": problem] }
+            return answer
         }
 
         /// The same check over a database connection, without a server.
@@ -97,6 +128,84 @@ struct LedgerCommands: AsyncParsableCommand {
                 if let error = error as? CLIError { throw error }
                 throw CLIError("\(error)")
             }
+        }
+    }
+}
+
+/// The lines of a file, read 1 MiB at a time (memory stays flat in the file's size).
+struct FileLines: Sequence, IteratorProtocol {
+    let handle: FileHandle
+    var buffer: [UInt8] = []
+    var start = 0
+    var done = false
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    mutating func next() -> [UInt8]? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: 0x0a) {
+                let line = Array(buffer[start..<newline])
+                start = newline + 1
+                return line
+            }
+            if done {
+                guard start < buffer.count else { return nil }
+                let line = Array(buffer[start...])
+                start = buffer.count
+                return line
+            }
+            buffer.removeFirst(start)
+            start = 0
+            let chunk = (try? handle.read(upToCount: 1 << 20)) ?? nil
+            if let chunk, !chunk.isEmpty { buffer += chunk } else { done = true }
+        }
+    }
+}
+
+extension LedgerCommands {
+    /// `warden ledger export`: a tenant's entries in a time range, as JSON lines with a manifest.
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export a tenant's ledger (admin, auditor): JSON lines ending with a manifest (counts, chain range, checkpoints, SHA-256).")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "Entries at or after this RFC 3339 time.") var from: String?
+        @Option(help: "Entries before this RFC 3339 time.") var to: String?
+        @Option(help: "none, standard (pii replaced) or strict (pii, confidential and secret fingerprints replaced).")
+        var redactionLevel: String = "standard"
+        @Option(help: "jsonl (the only format).") var format: String = "jsonl"
+        @Option(help: "Where to write the export.") var out: String
+
+        func run() async throws {
+            guard format == "jsonl" else { throw CLIError("--format must be jsonl") }
+            guard FileManager.default.createFile(atPath: out, contents: nil), let file = FileHandle(forWritingAtPath: out) else {
+                throw CLIError("cannot write \(out)")
+            }
+            defer { try? file.close() }
+            var query = [("redaction", redactionLevel)]
+            if let from { query.append(("from", from)) }
+            if let to { query.append(("to", to)) }
+            var lines = 0
+            var last: [UInt8] = []
+            var reported = ContinuousClock.now
+            try await client.stream("GET", "/v1/tenants/\(tenant)/ledger/export", query: query) { chunk in
+                file.write(Data(chunk))
+                lines += chunk.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) }
+                last = Array((last + chunk).suffix(64 << 10))
+                if ContinuousClock.now - reported >= .seconds(1) {
+                    reported = ContinuousClock.now
+                    FileHandle.standardError.write(Data("… \(lines) lines written\n".utf8))
+                }
+            }
+            // The manifest is the last line.
+            let manifestLine = last.split(separator: 0x0a).last.map(Array.init) ?? []
+            guard let manifest = try? JSONSerialization.jsonObject(with: Data(manifestLine)) as? [String: Any],
+                manifest["type"] as? String == "manifest"
+            else { throw CLIError("the export ended without its manifest; \(out) is incomplete") }
+            Swift.print(
+                "wrote \(out): \(manifest["entries"] ?? 0) entries (\(manifest["first_sequence"] ?? "-")…\(manifest["last_sequence"] ?? "-")), "
+                    + "redaction \(manifest["redaction_level"] ?? "?"), \((manifest["checkpoints"] as? [Any])?.count ?? 0) checkpoint(s), "
+                    + "sha256 \(manifest["sha256"] ?? "")")
         }
     }
 }

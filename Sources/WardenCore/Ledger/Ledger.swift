@@ -58,15 +58,26 @@ public enum LedgerChain {
     /// The previous hash of a tenant's first entry.
     public static let genesis = String(repeating: "0", count: 64)
 
-    /// `hex(SHA-256("warden-ledger-v1\n" + previous + "\n" + sequence + "\n" + kind + "\n" + record id + "\n" + at + "\n" + body))`.
+    /// `hex(SHA-256("warden-ledger-v1\n" + previous + "\n" + sequence + "\n" + kind + "\n" + record id + "\n" + at + "\n" + bodyDigest))`,
+    /// where `bodyDigest` is `hex(SHA-256(body))`: a redacted export keeps the digest of the body it
+    /// leaves out, and its chain still verifies.
     public static func hash(previous: String, sequence: Int64, kind: LedgerKind, recordID: String, at: Date, body: String) -> String {
+        hash(previous: previous, sequence: sequence, kind: kind, recordID: recordID, at: at, bodyDigest: digest(body))
+    }
+
+    public static func hash(previous: String, sequence: Int64, kind: LedgerKind, recordID: String, at: Date, bodyDigest: String) -> String {
         var hasher = SHA256()
         for part in ["warden-ledger-v1", previous, String(sequence), kind.rawValue, recordID, Timestamp.format(at)] {
             hasher.update(data: Array(part.utf8))
             hasher.update(data: [0x0a])
         }
-        hasher.update(data: Array(body.utf8))
+        hasher.update(data: Array(bodyDigest.utf8))
         return WebhookSignature.hex(Array(hasher.finalize()))
+    }
+
+    /// `hex(SHA-256(text))`.
+    public static func digest(_ text: String) -> String {
+        WebhookSignature.hex(Array(SHA256.hash(data: Array(text.utf8))))
     }
 
     /// Links `items` after the head (`previous`, `sequence`): the entries to store and the new head.
@@ -158,6 +169,8 @@ public protocol LedgerRepository: Sendable {
     func append(tenantID: UUID, _ items: [LedgerItem]) async throws
     /// Entries after `sequence`, in order.
     func entries(tenantID: UUID, after sequence: Int64, limit: Int) async throws -> [LedgerEntry]
+    /// Entries after `sequence` whose time is in `[from, to)`, in order.
+    func entries(tenantID: UUID, after sequence: Int64, from: Date?, to: Date?, limit: Int) async throws -> [LedgerEntry]
     func head(tenantID: UUID) async throws -> (sequence: Int64, hash: String)
     func insert(_ checkpoint: LedgerCheckpoint) async throws
     /// The tenant's checkpoints, oldest first.

@@ -95,6 +95,29 @@ public struct LedgerService: Sendable {
         return try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: sequence, limit: limit) }
     }
 
+    /// Entries after `sequence` in a time range, in order.
+    public func entries(by principal: Principal, tenant: Tenant, after sequence: Int64, from: Date?, to: Date?, limit: Int) async throws
+        -> [LedgerEntry]
+    {
+        try principal.require(.readAudit)
+        let tenantID = tenant.id
+        return try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: sequence, from: from, to: to, limit: limit) }
+    }
+
+    /// Audits an export before it streams: who took what, at which redaction level.
+    public func recordExport(by principal: Principal, tenant: Tenant, from: Date?, to: Date?, level: RedactionLevel) async throws {
+        try principal.require(.readAudit)
+        let now = Timestamp.truncated(clock.now())
+        try await store.write { repos in
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "ledger.exported", target: "tenant:\(tenant.slug)", reason: nil,
+                    details: [
+                        "from": from.map(Timestamp.format) ?? "start", "to": to.map(Timestamp.format) ?? "now", "redaction_level": level.rawValue,
+                    ], createdAt: now))
+        }
+    }
+
     public func checkpoints(by principal: Principal, tenant: Tenant) async throws -> [LedgerCheckpoint] {
         try principal.require(.readAudit)
         let tenantID = tenant.id

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import WardenCore
 
 /// `/v1/tenants/{tenant}/ledger`: the tenant's hash chain (admins and auditors).
@@ -14,6 +16,48 @@ struct LedgerController {
         group.get("/tenants/{tenant}/ledger/checkpoints", use: checkpoints)
         group.post("/tenants/{tenant}/ledger/checkpoint", use: checkpointNow)
         group.get("/keys", use: keys)
+        group.get("/tenants/{tenant}/ledger/export", use: export)
+    }
+
+    /// `?from=&to=&redaction=none|standard|strict`: the tenant's entries in the time range as JSON
+    /// lines, streamed 1,000 at a time, ending with a manifest line (counts, chain range, signed
+    /// checkpoints in range, SHA-256 of everything before it). Admins and auditors; audited.
+    @Sendable func export(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let from = try request.queryTime("from")
+        let to = try request.queryTime("to")
+        if let from, let to, from >= to { throw WardenError(.invalidField, "from must be before to") }
+        let level = try request.queryEnum("redaction", as: RedactionLevel.self) ?? .standard
+        let (tenant, principal) = try await scope.tenant(context, .readAudit)
+        try await ledger.recordExport(by: principal, tenant: tenant, from: from, to: to, level: level)
+        let ledger = self.ledger
+        let body = ResponseBody { writer in
+            var digest = LedgerExport.Digest()
+            var after: Int64 = 0
+            while true {
+                let entries = try await ledger.entries(by: principal, tenant: tenant, after: after, from: from, to: to, limit: 1000)
+                guard let last = entries.last else { break }
+                var chunk: [UInt8] = []
+                for entry in entries {
+                    let (line, redacted) = LedgerExport.line(entry, level: level)
+                    digest.add(line, entry: entry, redacted: redacted)
+                    chunk += line
+                    chunk.append(0x0a)
+                }
+                try await writer.write(ByteBuffer(bytes: chunk))
+                after = last.sequence
+                if entries.count < 1000 { break }
+            }
+            var manifest = LedgerExport.manifest(
+                tenant: tenant, from: from, to: to, level: level, digest: digest,
+                checkpoints: try await ledger.checkpoints(by: principal, tenant: tenant), exportedAt: Date())
+            manifest.append(0x0a)
+            try await writer.write(ByteBuffer(bytes: manifest))
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"ledger-\(tenant.slug).jsonl\""
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// The tenant's signed checkpoints, oldest first.

@@ -50,6 +50,16 @@ struct SQLLedgerRepository: LedgerRepository {
         ).all().map(Self.decode)
     }
 
+    func entries(tenantID: UUID, after sequence: Int64, from: Date?, to: Date?, limit: Int) async throws -> [LedgerEntry] {
+        var query = SQLQueryString(
+            "SELECT \(unsafeRaw: Self.columnList) FROM ledger_entries WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND seq > \(bind: sequence)"
+        )
+        if let from { query.appendInterpolation(" AND at >= \(bind: Timestamp.format(from))" as SQLQueryString) }
+        if let to { query.appendInterpolation(" AND at < \(bind: Timestamp.format(to))" as SQLQueryString) }
+        query.appendInterpolation(" ORDER BY seq LIMIT \(literal: limit)" as SQLQueryString)
+        return try await db.raw(query).all().map(Self.decode)
+    }
+
     func head(tenantID: UUID) async throws -> (sequence: Int64, hash: String) {
         guard let row = try await db.raw("SELECT ledger_seq, ledger_head FROM tenants WHERE id = \(bind: tenantID.uuidString.lowercased())").first()
         else { throw WardenError(.tenantNotFound, "tenant not found") }
