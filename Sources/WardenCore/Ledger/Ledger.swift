@@ -42,14 +42,19 @@ public struct LedgerItem: Sendable, Equatable {
     public var kind: LedgerKind
     public var recordID: String
     public var at: Date
-    /// The record's canonical JSON.
-    public var body: String
+    /// The record's canonical JSON, and its digest.
+    public var body: String {
+        didSet { bodyDigest = LedgerChain.digest(body) }
+    }
+    public private(set) var bodyDigest: String
 
     public init(kind: LedgerKind, recordID: String, at: Date, body: JSONValue) {
         self.kind = kind
         self.recordID = recordID
         self.at = Timestamp.truncated(at)
-        self.body = body.canonicalText
+        let text = body.canonicalText
+        self.body = text
+        self.bodyDigest = LedgerChain.digest(text)
     }
 }
 
@@ -90,7 +95,8 @@ public enum LedgerChain {
         var previous = previous
         for item in items {
             sequence += 1
-            let hash = Self.hash(previous: previous, sequence: sequence, kind: item.kind, recordID: item.recordID, at: item.at, body: item.body)
+            let hash = Self.hash(
+                previous: previous, sequence: sequence, kind: item.kind, recordID: item.recordID, at: item.at, bodyDigest: item.bodyDigest)
             entries.append(
                 LedgerEntry(
                     tenantID: tenantID, sequence: sequence, kind: item.kind, recordID: item.recordID, at: item.at, body: item.body,
