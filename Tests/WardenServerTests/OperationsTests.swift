@@ -201,10 +201,23 @@ enum SharedMetrics {
 
     @Test(arguments: [
         ["WARDEN_PORT": "eighty"], ["WARDEN_PORT": "70000"], ["WARDEN_LOG_LEVEL": "loud"], ["WARDEN_DATABASE_URL": "mysql://x"],
-        ["WARDEN_MIGRATE": "maybe"],
+        ["WARDEN_MIGRATE": "maybe"], ["WARDEN_WEBHOOK_MAX_ATTEMPTS": "0"], ["WARDEN_LEDGER_CHECKPOINT_SECONDS": "soon"],
+        ["WARDEN_LEDGER_SIGNING_KEY": "bm90IGEga2V5"], ["WARDEN_APPROVAL_ESCALATION_SECONDS": "0.001"],
     ])
     func badSettingsAreRejectedClearly(_ environment: [String: String]) {
         #expect(throws: WardenError.self) { try WardenConfiguration.load(configFile: nil, environment: environment, overrides: .init()) }
+    }
+
+    @Test func numericSettingsNameTheirRange() throws {
+        #expect(throws: WardenError(.invalidField, "WARDEN_WEBHOOK_BACKOFF_SECONDS must be a number of seconds from 0.01 to 3600")) {
+            try WardenConfiguration.load(configFile: nil, environment: ["WARDEN_WEBHOOK_BACKOFF_SECONDS": "-1"], overrides: .init())
+        }
+        #expect(throws: WardenError(.invalidField, "WARDEN_LEDGER_CHECKPOINT_RECORDS must be a whole number from 1 to 10000000")) {
+            try WardenConfiguration.load(configFile: nil, environment: ["WARDEN_LEDGER_CHECKPOINT_RECORDS": "1.5"], overrides: .init())
+        }
+        let set = try WardenConfiguration.load(
+            configFile: nil, environment: ["WARDEN_WEBHOOK_MAX_ATTEMPTS": "3", "WARDEN_LEDGER_CHECKPOINT_SECONDS": "0.5"], overrides: .init())
+        #expect(set.webhookRetry.maxAttempts == 3 && set.ledgerCheckpointInterval == 0.5)
     }
 
     @Test func unreadableConfigFileIsAClearError() {

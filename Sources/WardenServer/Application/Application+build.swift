@@ -153,7 +153,7 @@ func buildRouter(
     router.add(middleware: RequestLogMiddleware())
     HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry, probeTimeout: probeTimeout).addRoutes(to: router)
     let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity, agents: services.agents))
-    let scope = TenantScope(identity: identity, snapshots: services.snapshots)
+    let scope = TenantScope(snapshots: services.snapshots)
     TenantController(identity: identity, snapshots: services.snapshots).addRoutes(to: v1)
     APIKeyController(identity: identity, store: store).addRoutes(to: v1)
     AuditController(identity: identity, store: store).addRoutes(to: v1)

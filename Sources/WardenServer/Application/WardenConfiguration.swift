@@ -120,16 +120,10 @@ public struct WardenConfiguration: Sendable, Equatable {
             logLevel: environment["WARDEN_LOG_LEVEL"], migrate: migrate, source: "environment"
         )
         if let token = environment["WARDEN_ADMIN_TOKEN"], !token.isEmpty { configuration.adminToken = token }
-        if let text = environment["WARDEN_EVENT_HEARTBEAT_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
-                throw WardenError(.invalidField, "WARDEN_EVENT_HEARTBEAT_SECONDS must be a number of seconds from 0.05 to 3600")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_EVENT_HEARTBEAT_SECONDS", in: 0.05...3600) {
             configuration.eventHeartbeat = .milliseconds(Int64(seconds * 1000))
         }
-        if let text = environment["WARDEN_CANARY_MIN_STAGE_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 0, seconds <= 30 * 86_400 else {
-                throw WardenError(.invalidField, "WARDEN_CANARY_MIN_STAGE_SECONDS must be a number of seconds from 0 to 2592000 (30 days)")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_CANARY_MIN_STAGE_SECONDS", in: 0...30 * 86_400) {
             configuration.canaryMinimumStage = seconds
         }
         if let secret = environment["WARDEN_BUNDLE_SIGNING_SECRET"], !secret.isEmpty {
@@ -140,40 +134,22 @@ public struct WardenConfiguration: Sendable, Equatable {
             try Tool.validate(text: keyID, field: "WARDEN_BUNDLE_SIGNING_KEY_ID", max: 100)
             configuration.bundleSigningKeyID = keyID
         }
-        if let text = environment["WARDEN_APPROVAL_ESCALATION_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
-                throw WardenError(.invalidField, "WARDEN_APPROVAL_ESCALATION_SECONDS must be a number of seconds from 0.05 to 3600")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_APPROVAL_ESCALATION_SECONDS", in: 0.05...3600) {
             configuration.approvalEscalationInterval = .milliseconds(Int64(seconds * 1000))
         }
-        if let text = environment["WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 1, seconds <= 30 * 86_400 else {
-                throw WardenError(.invalidField, "WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS must be a number of seconds from 1 to 2592000")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_APPROVAL_ESCALATE_AFTER_SECONDS", in: 1...30 * 86_400) {
             configuration.approvalEscalateAfter = seconds
         }
-        if let text = environment["WARDEN_WEBHOOK_MAX_ATTEMPTS"] {
-            guard let attempts = Int(text), (1...50).contains(attempts) else {
-                throw WardenError(.invalidField, "WARDEN_WEBHOOK_MAX_ATTEMPTS must be a whole number from 1 to 50")
-            }
-            configuration.webhookRetry.maxAttempts = attempts
+        if let value = try Self.wholeNumber(environment, "WARDEN_WEBHOOK_MAX_ATTEMPTS", in: 1...50) {
+            configuration.webhookRetry.maxAttempts = Int(value)
         }
-        if let text = environment["WARDEN_WEBHOOK_BACKOFF_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 0.01, seconds <= 3600 else {
-                throw WardenError(.invalidField, "WARDEN_WEBHOOK_BACKOFF_SECONDS must be a number of seconds from 0.01 to 3600")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_WEBHOOK_BACKOFF_SECONDS", in: 0.01...3600) {
             configuration.webhookRetry.baseDelay = seconds
         }
-        if let text = environment["WARDEN_LEDGER_CHECKPOINT_RECORDS"] {
-            guard let records = Int64(text), (1...10_000_000).contains(records) else {
-                throw WardenError(.invalidField, "WARDEN_LEDGER_CHECKPOINT_RECORDS must be a whole number from 1 to 10000000")
-            }
-            configuration.ledgerCheckpointRecords = records
+        if let value = try Self.wholeNumber(environment, "WARDEN_LEDGER_CHECKPOINT_RECORDS", in: 1...10_000_000) {
+            configuration.ledgerCheckpointRecords = value
         }
-        if let text = environment["WARDEN_LEDGER_CHECKPOINT_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 0.05, seconds <= 86_400 else {
-                throw WardenError(.invalidField, "WARDEN_LEDGER_CHECKPOINT_SECONDS must be a number of seconds from 0.05 to 86400")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_LEDGER_CHECKPOINT_SECONDS", in: 0.05...86_400) {
             configuration.ledgerCheckpointInterval = seconds
         }
         if let text = environment["WARDEN_LEDGER_SIGNING_KEY"], !text.isEmpty {
@@ -186,10 +162,7 @@ public struct WardenConfiguration: Sendable, Equatable {
             try Tool.validate(text: keyID, field: "WARDEN_LEDGER_SIGNING_KEY_ID", max: 100)
             configuration.ledgerSigningKeyID = keyID
         }
-        if let text = environment["WARDEN_CANARY_MONITOR_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 0.05, seconds <= 3600 else {
-                throw WardenError(.invalidField, "WARDEN_CANARY_MONITOR_SECONDS must be a number of seconds from 0.05 to 3600")
-            }
+        if let seconds = try Self.seconds(environment, "WARDEN_CANARY_MONITOR_SECONDS", in: 0.05...3600) {
             configuration.canaryMonitorInterval = .milliseconds(Int64(seconds * 1000))
         }
         try configuration.apply(
@@ -198,6 +171,28 @@ public struct WardenConfiguration: Sendable, Equatable {
         )
         return configuration
     }
+
+    /// The variable as a number of seconds within `range`, if it is set.
+    static func seconds(_ environment: [String: String], _ name: String, in range: ClosedRange<Double>) throws(WardenError) -> Double? {
+        guard let text = environment[name] else { return nil }
+        guard let value = Double(text), range.contains(value) else {
+            throw WardenError(
+                .invalidField, "\(name) must be a number of seconds from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))")
+        }
+        return value
+    }
+
+    /// The variable as a whole number within `range`, if it is set.
+    static func wholeNumber(_ environment: [String: String], _ name: String, in range: ClosedRange<Int64>) throws(WardenError) -> Int64? {
+        guard let text = environment[name] else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            throw WardenError(.invalidField, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// 0.05, 60, 2592000: a bound as people write it.
+    static func plain(_ value: Double) -> String { value.rounded() == value ? String(Int64(value)) : String(value) }
 
     private mutating func apply(
         host: String?, port: Int?, databaseURL: String?, logLevel: String?, migrate: Bool?, source: String

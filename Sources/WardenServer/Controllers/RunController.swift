@@ -60,7 +60,7 @@ struct RunController {
         let format = request.query("format") ?? "json"
         guard format == "json" || format == "jsonl" else { throw WardenError(.invalidField, "format must be json or jsonl") }
         let (tenant, _) = try await scope.tenantForAgentOrKey(context, .readDecisions)
-        let (run, steps, decisions, approvals) = try await runs.timeline(tenant: tenant, id: try Self.runID(context, agent: nil))
+        let (run, steps, decisions, approvals) = try await runs.timeline(tenant: tenant, id: try Self.runID(context))
         try Self.checkOwner(run, context)
         let slug = tenant.slug
         if format == "jsonl" {
@@ -100,7 +100,7 @@ struct RunController {
             throw WardenError(.invalidField, "a step is a JSON object")
         }
         let (tenant, actor) = try await scope.tenantForAgentOrKey(context, .decide)
-        let runID = try Self.runID(context, agent: nil)
+        let runID = try Self.runID(context)
         try Self.checkOwner(try await runs.find(tenant: tenant, id: runID), context)
         guard case .string(let kindName)? = fields.removeValue(forKey: "kind") else {
             throw WardenError(.missingField, "a step needs a 'kind' (\(StepKind.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -121,13 +121,13 @@ struct RunController {
         let document = try await JSONBody.document(from: request, context: context) ?? .object([:])
         let reason = try JSONFields(document).optionalString("reason")
         let (tenant, actor) = try await scope.tenantForAgentOrKey(context, status == .cancelled ? .operateKillSwitch : .decide)
-        let runID = try Self.runID(context, agent: nil)
+        let runID = try Self.runID(context)
         try Self.checkOwner(try await runs.find(tenant: tenant, id: runID), context)
         let run = try await runs.end(tenant: tenant, runID: runID, as: status, reason: reason, by: actor)
         return JSONBody.response(status: .ok, Render.run(run, tenantSlug: tenant.slug))
     }
 
-    static func runID(_ context: WardenRequestContext, agent: String?) throws -> UUID {
+    static func runID(_ context: WardenRequestContext) throws -> UUID {
         let text = try context.parameters.require("run")
         guard let id = UUID(uuidString: text) else { throw WardenError(.runNotFound, "run '\(text)' not found") }
         return id

@@ -5,7 +5,6 @@ import WardenCore
 /// Resolves `{tenant}` in a path for the caller: an API key that can see the tenant, or an agent
 /// token of that tenant. Anyone else gets `404`, so tenant slugs do not leak.
 struct TenantScope: Sendable {
-    let identity: IdentityService
     let snapshots: SnapshotStore
 
     /// The tenant for an API-key caller holding `permission`.
