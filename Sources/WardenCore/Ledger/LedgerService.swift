@@ -130,6 +130,16 @@ public struct LedgerService: Sendable {
         guard let signer else { throw WardenError(.ledgerSigningUnavailable, "no ledger signing key is configured") }
         let now = Timestamp.truncated(clock.now())
         let tenantID = tenant.id
+        do {
+            return try await signHead(by: principal, tenant: tenant, signer: signer, now: now)
+        } catch let error as WardenError where error.code == .ledgerCheckpointExists {
+            // The background pass signed the same head a moment earlier: that checkpoint is the answer.
+            return try await store.read { try await $0.ledger.checkpoints(tenantID: tenantID).last }
+        }
+    }
+
+    func signHead(by principal: Principal, tenant: Tenant, signer: LedgerSigner, now: Date) async throws -> LedgerCheckpoint? {
+        let tenantID = tenant.id
         return try await store.write { repos in
             let head = try await repos.ledger.head(tenantID: tenantID)
             let last = try await repos.ledger.checkpoints(tenantID: tenantID).last
