@@ -90,15 +90,16 @@ struct LedgerCommands: AsyncParsableCommand {
                 guard let tenant = try await store.read({ try await $0.tenants.find(slug: slug) }) else {
                     throw CLIError("tenant '\(slug)' not found")
                 }
-                let (head, checkpoints, keys) = try await store.read { repos in
+                let (head, checkpoints, keys, retired) = try await store.read { repos in
                     (
                         try await repos.ledger.head(tenantID: tenant.id), try await repos.ledger.checkpoints(tenantID: tenant.id),
-                        try await repos.signingKeys.all()
+                        try await repos.signingKeys.all(), try await repos.signingKeys.retired()
                     )
                 }
                 // The keys this deployment signs with: the configured one, else the one it keeps in the database.
                 var publicKeys: [String: [UInt8]] = [:]
                 for key in keys where key.purpose == LedgerSigner.keyPurpose { publicKeys[key.id] = LedgerSigner.publicKey(ofPrivate: key.key) }
+                for key in retired where key.purpose == LedgerSigner.keyPurpose { publicKeys[key.id] = key.publicKey }
                 if let text = ProcessInfo.processInfo.environment["WARDEN_LEDGER_SIGNING_KEY"], let raw = Data(base64Encoded: text),
                     let publicKey = LedgerSigner.publicKey(ofPrivate: Array(raw))
                 {

@@ -147,4 +147,36 @@ import WardenCore
             #expect(audit.count == 3, "each of the three exports is audited, the refused ones not")
         }
     }
+
+    /// Rotating the checkpoint key: new checkpoints are signed with the new key, the old ones still
+    /// verify with the retired key, which `GET /v1/keys` lists; global admins only; audited.
+    @Test(arguments: Backend.available)
+    func rotatingTheCheckpointKeyKeepsOldCheckpointsValid(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            _ = try await Demo.setUp(client)
+            let first = try await client.send(.post, "/v1/tenants/acme/ledger/checkpoint").object()
+            let oldKey = try #require(first["key_id"] as? String)
+            let tenantAdmin = try #require(
+                try await client.send(.post, "/v1/api-keys", json: #"{"name":"t","role":"admin","tenant":"acme"}"#).object()["key"] as? String)
+            #expect(
+                try await client.send(.post, "/v1/keys/rotate", token: tenantAdmin, json: #"{"purpose":"ledger_checkpoint","reason":"r"}"#).status
+                    == .forbidden)
+            #expect(try await client.send(.post, "/v1/keys/rotate", json: #"{"purpose":"agent_token","reason":"r"}"#).errorCode() == "invalid_field")
+            #expect(try await client.send(.post, "/v1/keys/rotate", json: #"{"purpose":"ledger_checkpoint"}"#).errorCode() == "missing_field")
+            let rotated = try await client.send(.post, "/v1/keys/rotate", json: #"{"purpose":"ledger_checkpoint","reason":"yearly"}"#).object()
+            #expect(rotated["retired_key_id"] as? String == oldKey)
+            let newKey = try #require(rotated["key_id"] as? String)
+            #expect(newKey != oldKey)
+            _ = try await client.send(.post, "/v1/tenants/acme/agents", json: #"{"agent_id":"after"}"#)
+            let second = try await client.send(.post, "/v1/tenants/acme/ledger/checkpoint").object()
+            #expect(second["key_id"] as? String == newKey)
+            let verified = try await client.send(.get, "/v1/tenants/acme/ledger/verify").object()
+            #expect(verified["valid"] as? Bool == true && verified["checkpoints"] as? Int == 2, "\(verified)")
+            let keys = try await client.send(.get, "/v1/keys").array("items")
+            #expect(keys.contains { $0["key_id"] as? String == oldKey && $0["status"] as? String == "retired" })
+            #expect(keys.contains { $0["key_id"] as? String == newKey && $0["status"] as? String == "current" })
+            let audit = try await client.send(.get, "/v1/audit-events?action=signing_key.rotated").array("items")
+            #expect(audit.count == 1)
+        }
+    }
 }

@@ -1,19 +1,66 @@
 public import Foundation
+import Synchronization
 
 /// Reading, checking and checkpointing tenants' ledgers.
 public struct LedgerService: Sendable {
     let store: any Store
     let clock: any WallClock
-    let signer: LedgerSigner?
+    private let current: Current
+    /// Whether the key comes from configuration (then it is rotated there, not through the API).
+    let configuredKey: Bool
 
-    public init(store: any Store, clock: any WallClock = SystemClock(), signer: LedgerSigner? = nil) {
-        self.store = store
-        self.clock = clock
-        self.signer = signer
+    /// The signing key in use; replaced by a rotation.
+    final class Current: Sendable {
+        let signer: Mutex<LedgerSigner?>
+        init(_ signer: LedgerSigner?) { self.signer = Mutex(signer) }
     }
 
-    /// The public keys checkpoints are checked against, by key id.
+    public init(store: any Store, clock: any WallClock = SystemClock(), signer: LedgerSigner? = nil, configuredKey: Bool = false) {
+        self.store = store
+        self.clock = clock
+        self.current = Current(signer)
+        self.configuredKey = configuredKey
+    }
+
+    var signer: LedgerSigner? { current.signer.withLock { $0 } }
+
+    /// The key checkpoints are signed with now, by key id.
     public var publicKeys: [String: [UInt8]] { signer.map { [$0.keyID: $0.publicKey] } ?? [:] }
+
+    /// Every key a checkpoint may be signed with: the current one and the retired ones (a rotation
+    /// keeps old checkpoints valid).
+    public func trustedKeys() async throws -> [String: [UInt8]] {
+        var keys = publicKeys
+        for retired in try await store.read({ try await $0.signingKeys.retired() }) where retired.purpose == LedgerSigner.keyPurpose {
+            keys[retired.id] = retired.publicKey
+        }
+        return keys
+    }
+
+    /// Replaces the checkpoint signing key (global admins), audited; the old key's public half stays
+    /// trusted for what it signed. Refused when the key comes from configuration.
+    public func rotate(by principal: Principal, reason: String) async throws -> (retired: String, current: String) {
+        guard principal.isGlobalAdmin else { throw WardenError(.forbidden, "only a global admin may rotate a signing key") }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw WardenError(.missingField, "a key rotation needs a reason") }
+        try Tool.validate(text: reason, field: "reason", max: 1000)
+        guard !configuredKey else {
+            throw WardenError(.signingKeyConfigured, "the ledger signing key comes from WARDEN_LEDGER_SIGNING_KEY; rotate it there")
+        }
+        guard let old = signer else { throw WardenError(.ledgerSigningUnavailable, "no ledger signing key is configured") }
+        let now = Timestamp.truncated(clock.now())
+        let next = try LedgerSigner(keyID: "ledger-\(UUID().uuidString.lowercased().prefix(8))", privateKey: AgentTokenAuthority.generateKey())
+        try await store.write { repos in
+            try await repos.signingKeys.rotate(
+                purpose: LedgerSigner.keyPurpose, to: next.keyID, key: next.privateKey, at: now, retiredPublicKey: old.publicKey, by: principal.actor)
+            try await repos.audit.append(
+                AuditEvent(
+                    id: UUID(), tenantID: nil, actor: principal.actor, action: "signing_key.rotated", target: "key:\(LedgerSigner.keyPurpose)",
+                    reason: reason, details: ["retired": old.keyID, "current": next.keyID], createdAt: now))
+        }
+        current.signer.withLock { $0 = next }
+        return (old.keyID, next.keyID)
+    }
 
     /// What a check of a tenant's chain found.
     public struct Verification: Sendable, Equatable {
@@ -83,7 +130,7 @@ public struct LedgerService: Sendable {
         let (head, checkpoints) = try await store.read { repos in
             (try await repos.ledger.head(tenantID: tenantID), try await repos.ledger.checkpoints(tenantID: tenantID))
         }
-        return try await Self.verify(head: head, checkpoints: checkpoints, publicKeys: publicKeys) { after, limit in
+        return try await Self.verify(head: head, checkpoints: checkpoints, publicKeys: try await trustedKeys()) { after, limit in
             try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) }
         }
     }

@@ -96,6 +96,11 @@ public protocol BundleRepository: Sendable {
 public protocol SigningKeyRepository: Sendable {
     /// The key for `purpose` as (key id, raw private key bytes).
     func find(purpose: String) async throws -> (id: String, key: [UInt8])?
+    /// Replaces the purpose's key with a new one, keeping the old key's public half as retired
+    /// (`publicKey` of the old private key, computed by the caller).
+    func rotate(purpose: String, to id: String, key: [UInt8], at date: Date, retiredPublicKey: [UInt8], by actor: String) async throws
+    /// Retired keys: id, purpose, raw public key, created and retired times.
+    func retired() async throws -> [(id: String, purpose: String, publicKey: [UInt8], createdAt: Date, retiredAt: Date)]
     /// Every stored key: purpose, id, raw private key, creation time.
     func all() async throws -> [(purpose: String, id: String, key: [UInt8], createdAt: Date)]
     /// Inserts the key unless one exists for the purpose; returns whichever is stored.

@@ -81,6 +81,7 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let runNotFound = Code(.notFound, "run_not_found")
         public static let runEnded = Code(.conflict, "run_ended")
         public static let ledgerCheckpointExists = Code(.conflict, "ledger_checkpoint_exists")
+        public static let signingKeyConfigured = Code(.conflict, "signing_key_configured")
         public static let ledgerSigningUnavailable = Code(.unavailable, "ledger_signing_unavailable")
         public static let deliveryNotFound = Code(.notFound, "webhook_delivery_not_found")
         public static let deliveryDelivered = Code(.conflict, "webhook_delivered")

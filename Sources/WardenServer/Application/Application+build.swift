@@ -100,7 +100,8 @@ public func buildApplication(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
             runs: RunService(store: store, clock: dependencies.clock, secrets: secrets),
-            ledger: LedgerService(store: store, clock: dependencies.clock, signer: ledgerSigner)
+            ledger: LedgerService(
+                store: store, clock: dependencies.clock, signer: ledgerSigner, configuredKey: configuration.ledgerSigningKey != nil)
         )
         let readiness = Readiness()
         let router = buildRouter(

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import WardenCore
 
@@ -16,6 +17,7 @@ struct LedgerController {
         group.get("/tenants/{tenant}/ledger/checkpoints", use: checkpoints)
         group.post("/tenants/{tenant}/ledger/checkpoint", use: checkpointNow)
         group.get("/keys", use: keys)
+        group.post("/keys/rotate", use: rotate)
         group.get("/tenants/{tenant}/ledger/export", use: export)
     }
 
@@ -86,12 +88,31 @@ struct LedgerController {
             seen.insert(keyID)
             items.append(Render.publicKey(id: keyID, purpose: LedgerSigner.keyPurpose, publicKey: publicKey, createdAt: nil))
         }
-        for key in stored where !seen.contains(key.id) && key.purpose != WebhookSecrets.keyPurpose {
+        for key in stored where !seen.contains(key.id) && key.purpose != WebhookSecrets.keyPurpose && key.purpose != LedgerSigner.keyPurpose {
             // Only Ed25519 keys have a public half; the webhook master secret is never listed.
             guard let publicKey = LedgerSigner.publicKey(ofPrivate: key.key) else { continue }
             items.append(Render.publicKey(id: key.id, purpose: key.purpose, publicKey: publicKey, createdAt: key.createdAt))
         }
+        for key in try await store.read({ try await $0.signingKeys.retired() }) {
+            items.append(
+                Render.publicKey(id: key.id, purpose: key.purpose, publicKey: key.publicKey, createdAt: key.createdAt, retiredAt: key.retiredAt))
+        }
         return JSONBody.response(status: .ok, JSONValue.object(["items": .array(items)]))
+    }
+
+    /// `{purpose: "ledger_checkpoint", reason}` (global admin): a new checkpoint signing key from now
+    /// on; the old one is listed as retired and still checks what it signed. Audited.
+    @Sendable func rotate(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context))
+        let purpose = try fields.string("purpose")
+        let reason = try fields.string("reason")
+        guard purpose == LedgerSigner.keyPurpose else {
+            throw WardenError(.invalidField, "purpose must be \(LedgerSigner.keyPurpose) (the only key that rotates so far)")
+        }
+        let (retired, current) = try await ledger.rotate(by: try context.caller(), reason: reason)
+        context.logger.notice("signing_key.rotated", metadata: ["purpose": "\(purpose)", "retired": "\(retired)", "current": "\(current)"])
+        return JSONBody.response(
+            status: .ok, JSONValue.object(["purpose": .string(purpose), "retired_key_id": .string(retired), "key_id": .string(current)]))
     }
 
     /// Entries after `after` (a sequence number, default 0), in order; `next_after` continues.
@@ -143,10 +164,11 @@ extension Render {
         ])
     }
 
-    static func publicKey(id: String, purpose: String, publicKey: [UInt8], createdAt: Date?) -> JSONValue {
+    static func publicKey(id: String, purpose: String, publicKey: [UInt8], createdAt: Date?, retiredAt: Date? = nil) -> JSONValue {
         .object([
             "key_id": .string(id), "purpose": .string(purpose), "algorithm": .string("Ed25519"),
             "public_key": .string(Data(publicKey).base64EncodedString()), "created_at": time(createdAt),
+            "status": .string(retiredAt == nil ? "current" : "retired"), "retired_at": time(retiredAt),
         ])
     }
 

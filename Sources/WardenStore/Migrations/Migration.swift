@@ -35,5 +35,6 @@ extension Migration {
         .webhooks,
         .runs,
         .ledger,
+        .keyRotation,
     ]
 }

@@ -119,6 +119,34 @@ struct SQLSigningKeyRepository: SigningKeyRepository {
         }
     }
 
+    func rotate(purpose: String, to id: String, key: [UInt8], at date: Date, retiredPublicKey: [UInt8], by actor: String) async throws {
+        let select = db.select().columns("key_id", "created_at").from("signing_keys").where("purpose", .equal, purpose)
+        if db.dialect.name == "postgresql" { select.lockingClause(SQLRaw("FOR UPDATE")) }
+        guard let row = try await select.first() else { throw WardenError(.notFound, "no signing key for '\(purpose)'") }
+        let values: [any Encodable & Sendable] = [
+            try row.decode(column: "key_id", as: String.self), purpose, Data(retiredPublicKey).base64EncodedString(),
+            try row.decode(column: "created_at", as: String.self), Timestamp.format(date), actor,
+        ]
+        try await db.raw(
+            "INSERT INTO retired_signing_keys (key_id, purpose, public_key, created_at, retired_at, retired_by) VALUES (\(binds: values))"
+        ).run()
+        try await db.update("signing_keys").set("key_id", to: id).set("private_key", to: Data(key).base64EncodedString())
+            .set("created_at", to: Timestamp.format(date)).where("purpose", .equal, purpose).run()
+    }
+
+    func retired() async throws -> [(id: String, purpose: String, publicKey: [UInt8], createdAt: Date, retiredAt: Date)] {
+        try await db.raw("SELECT key_id, purpose, public_key, created_at, retired_at FROM retired_signing_keys ORDER BY retired_at").all().map {
+            row in
+            guard let key = Data(base64Encoded: try row.decode(column: "public_key", as: String.self)) else {
+                throw StoreError(message: "retired_signing_keys.public_key is not valid base64")
+            }
+            return (
+                try row.decode(column: "key_id", as: String.self), try row.decode(column: "purpose", as: String.self), Array(key),
+                try row.decodeDate("created_at"), try row.decodeDate("retired_at")
+            )
+        }
+    }
+
     func insertIfAbsent(purpose: String, id: String, key: [UInt8], at date: Date) async throws -> (id: String, key: [UInt8]) {
         if let existing = try await find(purpose: purpose) { return existing }
         try await db.insert(into: "signing_keys").columns("purpose", "key_id", "private_key", "created_at")
