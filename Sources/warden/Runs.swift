@@ -4,7 +4,8 @@ import Foundation
 /// `warden runs list|show|cancel`: what agents did, from the ledger.
 struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List and show agent runs (steps, decisions, approvals); cancel a run.", subcommands: [List.self, Show.self, Cancel.self])
+        abstract: "List and show agent runs (steps, decisions, approvals); cancel a run.",
+        subcommands: [List.self, Show.self, Cancel.self, Annotate.self])
 
     static let columns = ["id", "agent", "status", "steps", "goal", "created_at", "ended_at"]
 
@@ -67,6 +68,24 @@ struct Runs: AsyncParsableCommand {
 
         func run() async throws {
             try await client.post("/v1/tenants/\(tenant)/runs/\(id)/cancel", "reason", reason, columns: Runs.columns)
+        }
+    }
+
+    struct Annotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a note to a run, or with --override-decision a governed exception (operator, admin; audited).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Run id.") var id: String
+        @Option(help: "The note, or the exception's justification.") var text: String
+        @Option(help: "Override this denied decision of the run (a governed exception).") var overrideDecision: String?
+
+        func run() async throws {
+            var body: [String: Any] = ["text": text]
+            if let overrideDecision { body = ["kind": "exception", "decision_id": overrideDecision, "justification": text] }
+            client.print(
+                try await client.call("POST", "/v1/tenants/\(tenant)/runs/\(id)/annotations", body: body),
+                columns: ["id", "kind", "decision_id", "policy_version", "text", "created_by"])
         }
     }
 }

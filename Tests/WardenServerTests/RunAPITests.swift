@@ -122,4 +122,47 @@ import WardenCore
             #expect(try await client.send(.get, "/v1/tenants/acme/runs?agent=other").array("items").isEmpty)
         }
     }
+
+    /// Notes and governed exceptions: an override of a denied decision needs a justification and an
+    /// operator, records the policy version it overrode, is audited, and joins the ledger.
+    @Test(arguments: Backend.available)
+    func annotationsAndGovernedExceptions(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            let runID = try #require(
+                try await client.send(.post, "/v1/tenants/acme/runs", token: demo.token, json: #"{"goal":"g"}"#).object()["id"] as? String)
+            func decide(_ action: String) async throws -> String {
+                let answer = try await client.send(
+                    .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"\#(action)","run_id":"\#(runID)"}"#)
+                return try #require(try answer.object()["decision_id"] as? String)
+            }
+            let denied = try await decide("delete")  // not a capability: denied
+            let allowed = try await decide("create")
+            func annotate(_ json: String, token: String? = TestApp.adminToken) async throws -> TestResponse {
+                try await client.send(.post, "/v1/tenants/acme/runs/\(runID)/annotations", token: token, json: json)
+            }
+            let note = try await annotate(#"{"text":"looked at it, INC-2026-0042"}"#)
+            let noteKind = try note.object()["kind"] as? String
+            #expect(note.status == .created && noteKind == "note", "\(note.text)")
+            let approver = try #require(
+                try await client.send(.post, "/v1/api-keys", json: #"{"name":"a","role":"approver","tenant":"acme"}"#).object()["key"] as? String)
+            #expect(
+                try await annotate(#"{"kind":"exception","decision_id":"\#(denied)","justification":"j"}"#, token: approver).status == .forbidden)
+            #expect(try await annotate(#"{"kind":"exception","decision_id":"\#(denied)"}"#).errorCode() == "missing_field")
+            #expect(try await annotate(#"{"kind":"exception","justification":"j"}"#).errorCode() == "missing_field")
+            #expect(
+                try await annotate(#"{"kind":"exception","decision_id":"\#(allowed)","justification":"j"}"#).errorCode() == "invalid_field")
+            #expect(try await annotate(#"{"text":"t"}"#, token: demo.token).status == .forbidden)
+            let exception = try await annotate(
+                #"{"kind":"exception","decision_id":"\#(denied)","justification":"customer escalation, approved by the duty manager"}"#)
+            #expect(exception.status == .created, "\(exception.text)")
+            #expect(try exception.object()["policy_version"] as? String == "none", "no bundle decided: the tenant default")
+            let whole = try await client.send(.get, "/v1/tenants/acme/runs/\(runID)").object()
+            #expect((whole["annotations"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } == ["note", "exception"])
+            #expect(try await client.send(.get, "/v1/tenants/acme/audit-events?action=run.exception").array("items").count == 1)
+            let ledger = try await client.send(.get, "/v1/tenants/acme/ledger?limit=500").array("items")
+            #expect(ledger.filter { $0["kind"] as? String == "note" }.count == 2)
+            #expect(try await client.send(.get, "/v1/tenants/acme/ledger/verify").object()["valid"] as? Bool == true)
+        }
+    }
 }

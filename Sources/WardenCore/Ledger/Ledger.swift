@@ -246,6 +246,18 @@ extension LedgerItem {
             ]))
     }
 
+    public static func annotation(_ annotation: RunAnnotation) -> LedgerItem {
+        LedgerItem(
+            kind: .note, recordID: annotation.id.uuidString.lowercased(), at: annotation.createdAt,
+            body: .object([
+                "id": .string(annotation.id.uuidString.lowercased()), "run_id": .string(annotation.runID.uuidString.lowercased()),
+                "kind": .string(annotation.kind.rawValue), "text": .string(annotation.text),
+                "decision_id": annotation.decisionID.map { .string($0.uuidString.lowercased()) } ?? .null,
+                "policy_version": annotation.policyVersion.map(JSONValue.string) ?? .null, "created_by": .string(annotation.createdBy),
+                "created_at": .string(Timestamp.format(annotation.createdAt)),
+            ]))
+    }
+
     public static func step(_ step: RunStep) -> LedgerItem {
         LedgerItem(
             kind: .runStep, recordID: step.id.uuidString.lowercased(), at: step.createdAt,

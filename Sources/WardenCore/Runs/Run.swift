@@ -124,6 +124,41 @@ public struct RunQuery: Sendable, Equatable {
     }
 }
 
+/// An operator's word on a run: a note, or a governed exception (an override of a denied decision,
+/// with its justification and the policy version it overrode).
+public struct RunAnnotation: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case note
+        case exception
+    }
+
+    public var id: UUID
+    public var tenantID: UUID
+    public var runID: UUID
+    public var kind: Kind
+    public var text: String
+    public var decisionID: UUID?
+    /// For an exception: the version of the bundle whose deny it overrode (`none` if no bundle decided).
+    public var policyVersion: String?
+    public var createdBy: String
+    public var createdAt: Date
+
+    public init(
+        id: UUID, tenantID: UUID, runID: UUID, kind: Kind, text: String, decisionID: UUID?, policyVersion: String?, createdBy: String,
+        createdAt: Date
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.runID = runID
+        self.kind = kind
+        self.text = text
+        self.decisionID = decisionID
+        self.policyVersion = policyVersion
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+    }
+}
+
 public protocol RunRepository: Sendable {
     func insert(_ run: Run) async throws
     func find(tenantID: UUID, id: UUID) async throws -> Run?
@@ -140,4 +175,7 @@ public protocol RunRepository: Sendable {
     /// The decisions and approval requests made with this run id, oldest first.
     func linkedDecisions(tenantID: UUID, runID: String) async throws -> [DecisionRecord]
     func linkedApprovals(tenantID: UUID, runID: String) async throws -> [ApprovalRequest]
+    func insert(_ annotation: RunAnnotation) async throws
+    /// Oldest first.
+    func annotations(tenantID: UUID, runID: UUID) async throws -> [RunAnnotation]
 }

@@ -141,6 +141,61 @@ public struct RunService: Sendable {
         }
     }
 
+    /// Records an operator's note on a run, or a governed exception: the override of one of the run's
+    /// denied decisions, with a justification, recording the policy version it overrode. Both join
+    /// the ledger; an exception is also audited. Keys only (operators and admins for exceptions).
+    public func annotate(
+        by principal: Principal, tenant: Tenant, runID: UUID, kind: RunAnnotation.Kind, text: String, decisionID: UUID?
+    ) async throws -> RunAnnotation {
+        let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else {
+            throw WardenError(.missingField, kind == .exception ? "an exception needs a justification" : "an annotation needs text")
+        }
+        try Tool.validate(text: text, field: kind == .exception ? "justification" : "text", max: 4000)
+        if kind == .exception {
+            try principal.require(.operateKillSwitch)
+            guard decisionID != nil else { throw WardenError(.missingField, "an exception names the denied decision it overrides (decision_id)") }
+        } else {
+            try principal.require(.readDecisions)
+        }
+        let now = Timestamp.truncated(clock.now())
+        return try await store.write { repos in
+            guard let run = try await repos.runs.find(tenantID: tenant.id, id: runID) else {
+                throw WardenError(.runNotFound, "run '\(runID.uuidString.lowercased())' not found")
+            }
+            var policyVersion: String?
+            if let decisionID {
+                guard let decision = try await repos.decisions.find(tenantID: tenant.id, id: decisionID),
+                    decision.runID == run.id.uuidString.lowercased()
+                else {
+                    throw WardenError(.decisionNotFound, "decision '\(decisionID.uuidString.lowercased())' is not one of this run's")
+                }
+                if kind == .exception {
+                    guard decision.effect == .deny else {
+                        throw WardenError(.invalidField, "only a denied decision can be overridden (this one is \(decision.effect.rawValue))")
+                    }
+                    policyVersion = decision.bundle ?? "none"
+                }
+            }
+            let annotation = RunAnnotation(
+                id: UUID.v7(at: now), tenantID: tenant.id, runID: runID, kind: kind, text: text, decisionID: decisionID, policyVersion: policyVersion,
+                createdBy: principal.actor, createdAt: now)
+            try await repos.runs.insert(annotation)
+            if kind == .exception {
+                try await repos.audit.append(
+                    AuditEvent(
+                        id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "run.exception",
+                        target: "decision:\(decisionID?.uuidString.lowercased() ?? "")", reason: text,
+                        details: ["run": runID.uuidString.lowercased(), "policy_version": policyVersion ?? "none"], createdAt: now))
+            }
+            return annotation
+        }
+    }
+
+    public func annotations(tenant: Tenant, runID: UUID) async throws -> [RunAnnotation] {
+        try await store.read { try await $0.runs.annotations(tenantID: tenant.id, runID: runID) }
+    }
+
     /// A step or plan of at most 1 MiB as JSON.
     static func limit(_ value: JSONValue, field: String) throws(WardenError) {
         guard value.canonicalBytes.count <= 1 << 20 else { throw WardenError(.payloadTooLarge, "\(field) is larger than 1 MiB") }

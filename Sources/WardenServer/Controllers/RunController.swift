@@ -19,6 +19,24 @@ struct RunController {
         group.post("/tenants/{tenant}/runs/{run}/complete") { try await end($0, $1, as: .completed) }
         group.post("/tenants/{tenant}/runs/{run}/fail") { try await end($0, $1, as: .failed) }
         group.post("/tenants/{tenant}/runs/{run}/cancel") { try await end($0, $1, as: .cancelled) }
+        group.post("/tenants/{tenant}/runs/{run}/annotations", use: annotate)
+    }
+
+    /// `{text}` (a note; keys that read decisions) or `{kind: "exception", decision_id, justification}`
+    /// (a governed exception: the override of one of the run's denied decisions; operators, admins).
+    /// Both join the ledger; an exception is audited and records the policy version it overrode.
+    @Sendable func annotate(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context))
+        let kind = try fields.optionalString("kind").map { try ToolController.parse($0, as: RunAnnotation.Kind.self, field: "kind") } ?? .note
+        let text = kind == .exception ? try fields.string("justification") : try fields.string("text")
+        let decisionID = try fields.optionalString("decision_id").map { text throws -> UUID in
+            guard let id = UUID(uuidString: text) else { throw WardenError(.decisionNotFound, "decision '\(text)' not found") }
+            return id
+        }
+        let (tenant, principal) = try await scope.tenant(context, .readDecisions)
+        let annotation = try await runs.annotate(
+            by: principal, tenant: tenant, runID: try Self.runID(context), kind: kind, text: text, decisionID: decisionID)
+        return JSONBody.response(status: .created, Render.annotation(annotation))
     }
 
     /// `{agent?, goal, plan?, model?}`: `agent` is required with an API key; an agent token opens runs
@@ -72,6 +90,9 @@ struct RunController {
             for approval in approvals {
                 entries.append((approval.createdAt, 2, Render.tagged("approval", Render.approval(approval, tenantSlug: slug))))
             }
+            for annotation in try await runs.annotations(tenant: tenant, runID: run.id) {
+                entries.append((annotation.createdAt, 3, Render.tagged("annotation", Render.annotation(annotation))))
+            }
             // Stable: steps keep their order among equal times.
             let ordered = entries.enumerated().sorted { ($0.element.0, $0.element.1, $0.offset) < ($1.element.0, $1.element.1, $1.offset) }
             var bytes = Render.tagged("run", Render.run(run, tenantSlug: slug)).canonicalBytes
@@ -91,6 +112,7 @@ struct RunController {
         body["steps"] = .array(steps.map(Render.step))
         body["decisions"] = .array(decisions.map { Render.decision($0, tenantSlug: slug) })
         body["approvals"] = .array(approvals.map { Render.approval($0, tenantSlug: slug) })
+        body["annotations"] = .array(try await runs.annotations(tenant: tenant, runID: run.id).map(Render.annotation))
         return JSONBody.response(status: .ok, JSONValue.object(body))
     }
 
@@ -174,6 +196,14 @@ extension Render {
         fields["labels"] = .object(step.labels.mapValues { .string($0.rawValue) })
         fields["created_by"] = .string(step.createdBy)
         return .object(fields)
+    }
+
+    static func annotation(_ annotation: RunAnnotation) -> JSONValue {
+        .object([
+            "id": id(annotation.id), "run_id": id(annotation.runID), "kind": .string(annotation.kind.rawValue), "text": .string(annotation.text),
+            "decision_id": annotation.decisionID.map(id) ?? .null, "policy_version": text(annotation.policyVersion),
+            "created_by": .string(annotation.createdBy), "created_at": time(annotation.createdAt),
+        ])
     }
 
     /// `{"type": type, …object}`, for JSON lines.

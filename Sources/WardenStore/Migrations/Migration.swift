@@ -36,5 +36,6 @@ extension Migration {
         .runs,
         .ledger,
         .keyRotation,
+        .annotations,
     ]
 }

@@ -105,6 +105,40 @@ struct SQLRunRepository: RunRepository {
         ).all().map(SQLApprovalRepository.decode)
     }
 
+    func insert(_ annotation: RunAnnotation) async throws {
+        let values: [any Encodable & Sendable] = [
+            annotation.id.uuidString.lowercased(), annotation.tenantID.uuidString.lowercased(), annotation.runID.uuidString.lowercased(),
+            annotation.kind.rawValue, annotation.text, annotation.decisionID?.uuidString.lowercased(), annotation.policyVersion,
+            annotation.createdBy, Timestamp.format(annotation.createdAt),
+        ]
+        try await db.raw(
+            """
+            INSERT INTO run_annotations (id, tenant_id, run_id, kind, text, decision_id, policy_version, created_by, created_at)
+            VALUES (\(binds: values))
+            """
+        ).run()
+        try await SQLLedgerRepository(db: db).append(tenantID: annotation.tenantID, [.annotation(annotation)])
+    }
+
+    func annotations(tenantID: UUID, runID: UUID) async throws -> [RunAnnotation] {
+        try await db.raw(
+            """
+            SELECT id, tenant_id, run_id, kind, text, decision_id, policy_version, created_by, created_at FROM run_annotations
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND run_id = \(bind: runID.uuidString.lowercased()) ORDER BY created_at, id
+            """
+        ).all().map { row in
+            guard let kind = RunAnnotation.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
+                throw StoreError(message: "run_annotations holds an unknown kind")
+            }
+            return RunAnnotation(
+                id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), runID: try row.decodeUUID("run_id"), kind: kind,
+                text: try row.decode(column: "text", as: String.self), decisionID: try row.decodeOptionalUUID("decision_id"),
+                policyVersion: try row.decode(column: "policy_version", as: String?.self),
+                createdBy: try row.decode(column: "created_by", as: String.self),
+                createdAt: try row.decodeDate("created_at"))
+        }
+    }
+
     static func decode(_ row: any SQLRow) throws -> Run {
         guard let status = RunStatus(rawValue: try row.decode(column: "status", as: String.self)) else {
             throw StoreError(message: "runs holds an unknown status")
