@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WardenCore
+import WardenServer
 import WardenStore
 
 /// `warden ledger verify`: check a tenant's hash chain.
@@ -90,30 +91,22 @@ struct LedgerCommands: AsyncParsableCommand {
                 guard let tenant = try await store.read({ try await $0.tenants.find(slug: slug) }) else {
                     throw CLIError("tenant '\(slug)' not found")
                 }
-                let (head, checkpoints, keys, retired) = try await store.read { repos in
-                    (
-                        try await repos.ledger.head(tenantID: tenant.id), try await repos.ledger.checkpoints(tenantID: tenant.id),
-                        try await repos.signingKeys.all(), try await repos.signingKeys.retired()
-                    )
+                // The key this deployment signs with: the configured one, else the one it keeps in the database;
+                // the service adds the retired ones.
+                let configuration = try WardenConfiguration.load(
+                    configFile: nil, environment: ProcessInfo.processInfo.environment, overrides: .init())
+                var signer: LedgerSigner?
+                if let key = configuration.ledgerSigningKey {
+                    signer = try LedgerSigner(keyID: configuration.ledgerSigningKeyID, privateKey: key)
+                } else if let stored = try await store.read({ try await $0.signingKeys.find(purpose: LedgerSigner.keyPurpose) }) {
+                    signer = try LedgerSigner(keyID: stored.id, privateKey: stored.key)
                 }
-                // The keys this deployment signs with: the configured one, else the one it keeps in the database.
-                var publicKeys: [String: [UInt8]] = [:]
-                for key in keys where key.purpose == LedgerSigner.keyPurpose { publicKeys[key.id] = LedgerSigner.publicKey(ofPrivate: key.key) }
-                for key in retired where key.purpose == LedgerSigner.keyPurpose { publicKeys[key.id] = key.publicKey }
-                if let text = ProcessInfo.processInfo.environment["WARDEN_LEDGER_SIGNING_KEY"], let raw = Data(base64Encoded: text),
-                    let publicKey = LedgerSigner.publicKey(ofPrivate: Array(raw))
-                {
-                    publicKeys[ProcessInfo.processInfo.environment["WARDEN_LEDGER_SIGNING_KEY_ID"] ?? "ledger-1"] = publicKey
-                }
-                let started = ContinuousClock.now
-                var lastReport = started
-                let result = try await LedgerService.verify(head: head, checkpoints: checkpoints, publicKeys: publicKeys) { after, limit in
-                    try await store.read { try await $0.ledger.entries(tenantID: tenant.id, after: after, limit: limit) }
-                } progress: { checked in
+                var lastReport = ContinuousClock.now
+                let result = try await LedgerService(store: store, signer: signer).verify(tenantID: tenant.id) { checked, head in
                     let now = ContinuousClock.now
                     guard now - lastReport >= .seconds(1) else { return }
                     lastReport = now
-                    FileHandle.standardError.write(Data("… \(checked) of \(head.sequence) entries checked\n".utf8))
+                    FileHandle.standardError.write(Data("… \(checked) of \(head) entries checked\n".utf8))
                 }
                 await database.close()
                 var answer: [String: Any] = [

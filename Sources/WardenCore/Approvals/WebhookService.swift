@@ -110,7 +110,4 @@ public struct WebhookService: Sendable {
         }
         return secrets.secret(tenantID: tenant.id)
     }
-
-    /// The signing secret for a tenant, for the delivery worker.
-    public func signingSecret(tenantID: UUID) -> String { secrets.secret(tenantID: tenantID) }
 }

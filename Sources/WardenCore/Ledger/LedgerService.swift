@@ -123,15 +123,23 @@ public struct LedgerService: Sendable {
         return result(nil)
     }
 
-    /// Checks the tenant's chain and checkpoints through the store.
+    /// Checks the tenant's chain and checkpoints through the store (admins, auditors).
     public func verify(by principal: Principal, tenant: Tenant) async throws -> Verification {
         try principal.require(.readAudit)
-        let tenantID = tenant.id
+        return try await verify(tenantID: tenant.id)
+    }
+
+    /// Checks a tenant's chain and its checkpoints against every trusted key. No permission check:
+    /// the API checks first; `warden ledger verify --database-url` reads the database itself.
+    /// `progress` gets the entries checked so far and the head.
+    public func verify(tenantID: UUID, progress: (_ checked: Int, _ head: Int64) -> Void = { _, _ in }) async throws -> Verification {
         let (head, checkpoints) = try await store.read { repos in
             (try await repos.ledger.head(tenantID: tenantID), try await repos.ledger.checkpoints(tenantID: tenantID))
         }
         return try await Self.verify(head: head, checkpoints: checkpoints, publicKeys: try await trustedKeys()) { after, limit in
             try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) }
+        } progress: {
+            progress($0, head.sequence)
         }
     }
 

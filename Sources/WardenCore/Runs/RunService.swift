@@ -124,20 +124,28 @@ public struct RunService: Sendable {
         }
     }
 
-    /// The whole run: its steps in order, and the decisions and approval requests made with its id.
-    public func timeline(tenant: Tenant, id: UUID) async throws -> (
-        run: Run, steps: [RunStep], decisions: [DecisionRecord], approvals: [ApprovalRequest]
-    ) {
+    /// Everything recorded about one run.
+    public struct Timeline: Sendable {
+        public var run: Run
+        public var steps: [RunStep]
+        public var decisions: [DecisionRecord]
+        public var approvals: [ApprovalRequest]
+        public var annotations: [RunAnnotation]
+    }
+
+    /// The whole run, in one read: its steps in order, the decisions and approval requests made with
+    /// its id, and operators' annotations.
+    public func timeline(tenant: Tenant, id: UUID) async throws -> Timeline {
         try await store.read { repos in
             guard let run = try await repos.runs.find(tenantID: tenant.id, id: id) else {
                 throw WardenError(.runNotFound, "run '\(id.uuidString.lowercased())' not found")
             }
             let key = id.uuidString.lowercased()
-            return (
-                run, try await repos.runs.steps(tenantID: tenant.id, runID: id),
-                try await repos.runs.linkedDecisions(tenantID: tenant.id, runID: key),
-                try await repos.runs.linkedApprovals(tenantID: tenant.id, runID: key)
-            )
+            return Timeline(
+                run: run, steps: try await repos.runs.steps(tenantID: tenant.id, runID: id),
+                decisions: try await repos.runs.linkedDecisions(tenantID: tenant.id, runID: key),
+                approvals: try await repos.runs.linkedApprovals(tenantID: tenant.id, runID: key),
+                annotations: try await repos.runs.annotations(tenantID: tenant.id, runID: id))
         }
     }
 
@@ -190,10 +198,6 @@ public struct RunService: Sendable {
             }
             return annotation
         }
-    }
-
-    public func annotations(tenant: Tenant, runID: UUID) async throws -> [RunAnnotation] {
-        try await store.read { try await $0.runs.annotations(tenantID: tenant.id, runID: runID) }
     }
 
     /// A step or plan of at most 1 MiB as JSON.

@@ -33,9 +33,6 @@ public final class ChangeWaiters: Sendable {
         let continuations = waiting.withLock { $0[id].map { Array($0.values) } ?? [] }
         for continuation in continuations { continuation.yield() }
     }
-
-    /// How many callers wait, on all ids.
-    public var count: Int { waiting.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 }
 
 /// A doorbell for one background worker: `ring` is cheap and never blocks; the worker's `wait`

@@ -46,8 +46,7 @@ struct APIKeyController {
     }
 
     @Sendable func revoke(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        let text = try context.parameters.require("id")
-        guard let id = UUID(uuidString: text) else { throw WardenError(.apiKeyNotFound, "API key '\(text)' not found") }
+        let id = try context.id("id", .apiKeyNotFound, "API key")
         let key = try await identity.revokeAPIKey(by: try context.caller(), id: id, reason: request.query("reason"))
         context.logger.info("api_key.revoked", metadata: ["api_key.id": "\(id.uuidString.lowercased())"])
         let slugs = try await TenantSlugs.resolve(key.tenantID.map { [$0] } ?? [], store: store)

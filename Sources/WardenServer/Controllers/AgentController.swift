@@ -73,8 +73,7 @@ struct AgentController {
 
     @Sendable func revokeToken(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let (tenant, principal) = try await scope.tenant(context, .manageAgents)
-        let text = try context.parameters.require("id")
-        guard let id = UUID(uuidString: text) else { throw WardenError(.tokenNotFound, "token '\(text)' not found") }
+        let id = try context.id("id", .tokenNotFound, "token")
         let token = try await agents.revokeToken(by: principal, tenant: tenant, tokenID: id, reason: request.query("reason"))
         context.logger.notice("agent_token.revoked", metadata: ["tenant": "\(tenant.slug)", "token_id": "\(id.uuidString.lowercased())"])
         return JSONBody.response(status: .ok, Render.token(token, secret: nil, tenantSlug: tenant.slug))

@@ -103,9 +103,7 @@ struct ApprovalController {
     }
 
     static func id(_ context: WardenRequestContext) throws -> UUID {
-        let text = try context.parameters.require("id")
-        guard let id = UUID(uuidString: text) else { throw WardenError(.approvalNotFound, "approval '\(text)' not found") }
-        return id
+        try context.id("id", .approvalNotFound, "approval")
     }
 }
 

@@ -100,8 +100,7 @@ struct BundleController {
         let body = try await JSONBody.decode(EvaluateRequest.self, from: request, context: context)
         var bundleID: UUID?
         if let text = body.bundleID {
-            guard let id = UUID(uuidString: text) else { throw WardenError(.bundleNotFound, "bundle '\(text)' not found") }
-            bundleID = id
+            bundleID = try WardenRequestContext.id(text, .bundleNotFound, "bundle")
         }
         let (tenant, principal) = try await scope.tenant(context, .readBundles)
         let decisionRequest = DecisionRequest(
@@ -257,11 +256,7 @@ struct BundleController {
     @Sendable func simulate(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let fields = try JSONFields(try await JSONBody.document(from: request, context: context) ?? .object([:]))
         func time(_ key: String) throws -> Date? {
-            guard let text = try fields.optionalString(key) else { return nil }
-            guard let date = Timestamp.parse(text) ?? ISO8601DateFormatter().date(from: text) else {
-                throw WardenError(.invalidField, "\(key) must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
-            }
-            return date
+            try fields.optionalString(key).map { try Request.time($0, field: key) }
         }
         let limit = try fields.optionalNumber("limit") ?? 1_000
         guard limit == limit.rounded(), limit >= 1, limit <= Double(BundleService.maximumSimulationRecords) else {
@@ -319,9 +314,7 @@ struct BundleController {
     }
 
     static func bundleID(_ context: WardenRequestContext) throws -> UUID {
-        let text = try context.parameters.require("bundle")
-        guard let id = UUID(uuidString: text) else { throw WardenError(.bundleNotFound, "bundle '\(text)' not found") }
-        return id
+        try context.id("bundle", .bundleNotFound, "bundle")
     }
 }
 

@@ -89,7 +89,8 @@ struct LedgerController {
             items.append(Render.publicKey(id: keyID, purpose: LedgerSigner.keyPurpose, publicKey: publicKey, createdAt: nil))
         }
         for key in stored where !seen.contains(key.id) && key.purpose != WebhookSecrets.keyPurpose && key.purpose != LedgerSigner.keyPurpose {
-            // Only Ed25519 keys have a public half; the webhook master secret is never listed.
+            // The webhook master secret is a secret, not a key pair: never listed. The ledger keys are
+            // listed above (current) and below (retired).
             guard let publicKey = LedgerSigner.publicKey(ofPrivate: key.key) else { continue }
             items.append(Render.publicKey(id: key.id, purpose: key.purpose, publicKey: publicKey, createdAt: key.createdAt))
         }

@@ -29,10 +29,7 @@ struct RunController {
         let fields = try JSONFields(try await JSONBody.document(from: request, context: context))
         let kind = try fields.optionalString("kind").map { try ToolController.parse($0, as: RunAnnotation.Kind.self, field: "kind") } ?? .note
         let text = kind == .exception ? try fields.string("justification") : try fields.string("text")
-        let decisionID = try fields.optionalString("decision_id").map { text throws -> UUID in
-            guard let id = UUID(uuidString: text) else { throw WardenError(.decisionNotFound, "decision '\(text)' not found") }
-            return id
-        }
+        let decisionID = try fields.optionalString("decision_id").map { try WardenRequestContext.id($0, .decisionNotFound, "decision") }
         let (tenant, principal) = try await scope.tenant(context, .readDecisions)
         let annotation = try await runs.annotate(
             by: principal, tenant: tenant, runID: try Self.runID(context), kind: kind, text: text, decisionID: decisionID)
@@ -78,7 +75,10 @@ struct RunController {
         let format = request.query("format") ?? "json"
         guard format == "json" || format == "jsonl" else { throw WardenError(.invalidField, "format must be json or jsonl") }
         let (tenant, _) = try await scope.tenantForAgentOrKey(context, .readDecisions)
-        let (run, steps, decisions, approvals) = try await runs.timeline(tenant: tenant, id: try Self.runID(context))
+        let timeline = try await runs.timeline(tenant: tenant, id: try Self.runID(context))
+        let (run, steps, decisions, approvals, annotations) = (
+            timeline.run, timeline.steps, timeline.decisions, timeline.approvals, timeline.annotations
+        )
         try Self.checkOwner(run, context)
         let slug = tenant.slug
         if format == "jsonl" {
@@ -90,7 +90,7 @@ struct RunController {
             for approval in approvals {
                 entries.append((approval.createdAt, 2, Render.tagged("approval", Render.approval(approval, tenantSlug: slug))))
             }
-            for annotation in try await runs.annotations(tenant: tenant, runID: run.id) {
+            for annotation in annotations {
                 entries.append((annotation.createdAt, 3, Render.tagged("annotation", Render.annotation(annotation))))
             }
             // Stable: steps keep their order among equal times.
@@ -112,7 +112,7 @@ struct RunController {
         body["steps"] = .array(steps.map(Render.step))
         body["decisions"] = .array(decisions.map { Render.decision($0, tenantSlug: slug) })
         body["approvals"] = .array(approvals.map { Render.approval($0, tenantSlug: slug) })
-        body["annotations"] = .array(try await runs.annotations(tenant: tenant, runID: run.id).map(Render.annotation))
+        body["annotations"] = .array(annotations.map(Render.annotation))
         return JSONBody.response(status: .ok, JSONValue.object(body))
     }
 
@@ -150,9 +150,7 @@ struct RunController {
     }
 
     static func runID(_ context: WardenRequestContext) throws -> UUID {
-        let text = try context.parameters.require("run")
-        guard let id = UUID(uuidString: text) else { throw WardenError(.runNotFound, "run '\(text)' not found") }
-        return id
+        try context.id("run", .runNotFound, "run")
     }
 
     /// An agent token sees and writes its own agent's runs only; others read as not found.
@@ -165,11 +163,7 @@ struct RunController {
     static func time(_ value: JSONValue?, field: String) throws -> Date? {
         switch value {
         case nil, .null?: return nil
-        case .string(let text)?:
-            guard let date = Timestamp.parse(text) ?? ISO8601DateFormatter().date(from: text) else {
-                throw WardenError(.invalidField, "\(field) must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
-            }
-            return Timestamp.truncated(date)
+        case .string(let text)?: return Timestamp.truncated(try Request.time(text, field: field))
         default: throw WardenError(.invalidField, "\(field) must be an RFC 3339 time")
         }
     }

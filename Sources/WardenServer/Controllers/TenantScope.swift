@@ -44,9 +44,13 @@ extension Request {
     }
 
     func queryTime(_ name: String) throws -> Date? {
-        guard let text = query(name) else { return nil }
+        try query(name).map { try Self.time($0, field: name) }
+    }
+
+    /// An RFC 3339 time given as `field` (query or body), or a 400 naming the field.
+    static func time(_ text: String, field: String) throws -> Date {
         guard let date = Timestamp.parse(text) ?? ISO8601DateFormatter().date(from: text) else {
-            throw WardenError(.invalidField, "\(name) must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+            throw WardenError(.invalidField, "\(field) must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
         }
         return date
     }

@@ -78,9 +78,7 @@ struct WebhookController {
     }
 
     static func id(_ context: WardenRequestContext) throws -> UUID {
-        let text = try context.parameters.require("id")
-        guard let id = UUID(uuidString: text) else { throw WardenError(.deliveryNotFound, "webhook delivery '\(text)' not found") }
-        return id
+        try context.id("id", .deliveryNotFound, "webhook delivery")
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 import WardenCore
 
@@ -25,5 +26,16 @@ public struct WardenRequestContext: RequestContext {
             throw WardenError(.unauthenticated, "missing bearer token")
         }
         return principal
+    }
+
+    /// The path parameter `name` as an id; a malformed one reads as not found, like an unknown one.
+    func id(_ name: String, _ notFound: WardenError.Code, _ noun: String) throws -> UUID {
+        try Self.id(try parameters.require(name), notFound, noun)
+    }
+
+    /// `text` as an id, or `notFound` ("<noun> '<text>' not found").
+    static func id(_ text: String, _ notFound: WardenError.Code, _ noun: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw WardenError(notFound, "\(noun) '\(text)' not found") }
+        return id
     }
 }
