@@ -134,4 +134,27 @@ import WardenCore
             #expect(rewritten.entries == 25, "every hash held; only the signature shows the rewrite")
         }
     }
+
+    /// The deployment's stored key stays trusted when configuration brings another: checkpoints it
+    /// signed still verify, and a key nobody knows still fails.
+    @Test(arguments: Backend.available)
+    func theStoredKeyStaysTrustedUnderAConfiguredOne(_ backend: Backend) async throws {
+        try await backend.withDatabase { database in
+            let store = SQLStore(database: database)
+            let tenant = Tenant(id: UUID(), slug: "acme", name: "Acme", createdAt: Date())
+            try await store.write { try await $0.tenants.insert(tenant) }
+            try await store.write { try await $0.ledger.append(tenantID: tenant.id, Self.items(5)) }
+            let generated = AgentTokenAuthority.generateKey()
+            _ = try await store.write {
+                try await $0.signingKeys.insertIfAbsent(purpose: LedgerSigner.keyPurpose, id: "ledger-stored", key: generated, at: Date())
+            }
+            let before = LedgerService(store: store, signer: try LedgerSigner(keyID: "ledger-stored", privateKey: generated))
+            #expect(try await before.checkpointDue(records: 1, interval: 3600) == 1)
+            let configured = LedgerService(
+                store: store, signer: try LedgerSigner(keyID: "from-env", privateKey: AgentTokenAuthority.generateKey()), configuredKey: true)
+            #expect(Set(try await configured.trustedKeys().keys) == ["ledger-stored", "from-env"])
+            let result = try await configured.verify(tenantID: tenant.id)
+            #expect(result.valid && result.checkpoints == 1, "\(result)")
+        }
+    }
 }

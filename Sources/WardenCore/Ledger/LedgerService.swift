@@ -29,9 +29,15 @@ public struct LedgerService: Sendable {
 
     /// Every key a checkpoint may be signed with: the current one and the retired ones (a rotation
     /// keeps old checkpoints valid).
+    /// The key this deployment generated and keeps in the database counts too when configuration
+    /// supplies another one: what it signed before the configured key took over stays valid.
     public func trustedKeys() async throws -> [String: [UInt8]] {
         var keys = publicKeys
-        for retired in try await store.read({ try await $0.signingKeys.retired() }) where retired.purpose == LedgerSigner.keyPurpose {
+        let (stored, retired) = try await store.read { repos in
+            (try await repos.signingKeys.find(purpose: LedgerSigner.keyPurpose), try await repos.signingKeys.retired())
+        }
+        if let stored, keys[stored.id] == nil, let publicKey = LedgerSigner.publicKey(ofPrivate: stored.key) { keys[stored.id] = publicKey }
+        for retired in retired where retired.purpose == LedgerSigner.keyPurpose {
             keys[retired.id] = retired.publicKey
         }
         return keys

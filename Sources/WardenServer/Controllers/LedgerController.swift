@@ -88,9 +88,10 @@ struct LedgerController {
             seen.insert(keyID)
             items.append(Render.publicKey(id: keyID, purpose: LedgerSigner.keyPurpose, publicKey: publicKey, createdAt: nil))
         }
-        for key in stored where !seen.contains(key.id) && key.purpose != WebhookSecrets.keyPurpose && key.purpose != LedgerSigner.keyPurpose {
-            // The webhook master secret is a secret, not a key pair: never listed. The ledger keys are
-            // listed above (current) and below (retired).
+        for key in stored where !seen.contains(key.id) && key.purpose != WebhookSecrets.keyPurpose {
+            // The webhook master secret is a secret, not a key pair: never listed. The current ledger
+            // key is listed above, retired ones below; a stored ledger key that configuration
+            // replaced is listed here, since what it signed still verifies with it.
             guard let publicKey = LedgerSigner.publicKey(ofPrivate: key.key) else { continue }
             items.append(Render.publicKey(id: key.id, purpose: key.purpose, publicKey: publicKey, createdAt: key.createdAt))
         }
