@@ -8,7 +8,7 @@ import WardenStore
 /// `warden ledger verify`: check a tenant's hash chain.
 struct LedgerCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledger", abstract: "Export and check a tenant's tamper-evident ledger.", subcommands: [Verify.self, Export.self])
+        commandName: "ledger", abstract: "Export and check a tenant's tamper-evident ledger.", subcommands: [Verify.self, Export.self, Replay.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -57,17 +57,7 @@ struct LedgerCommands: AsyncParsableCommand {
         /// An export file checked without a server: checksum, chain links and hashes, and the signed
         /// checkpoints against the trusted keys.
         static func offline(file: String, keys: String?) throws -> [String: Any] {
-            var publicKeys: [String: [UInt8]] = [:]
-            if let keys {
-                guard let data = FileManager.default.contents(atPath: keys),
-                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let items = object["items"] as? [[String: Any]]
-                else { throw CLIError("cannot read the keys in \(keys): expected the answer of GET /v1/keys") }
-                for item in items {
-                    if let id = item["key_id"] as? String, let text = item["public_key"] as? String, let key = Data(base64Encoded: text) {
-                        publicKeys[id] = Array(key)
-                    }
-                }
-            }
+            let publicKeys = try keys.map(ProvenanceCommands.Verify.publicKeys) ?? [:]
             guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
             defer { try? handle.close() }
             let result = LedgerExport.verify(lines: FileLines(handle: handle), publicKeys: publicKeys)
@@ -200,6 +190,43 @@ extension LedgerCommands {
                 "wrote \(out): \(manifest["entries"] ?? 0) entries (\(manifest["first_sequence"] ?? "-")…\(manifest["last_sequence"] ?? "-")), "
                     + "redaction \(manifest["redaction_level"] ?? "?"), \((manifest["checkpoints"] as? [Any])?.count ?? 0) checkpoint(s), "
                     + "sha256 \(manifest["sha256"] ?? "")")
+        }
+    }
+}
+
+extension LedgerCommands {
+    /// `warden ledger replay`: a run replayed under today's policy, with its divergence report.
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Replay a run as a new linked run (operator, admin): sandbox (default) re-decides every tool call and feeds back the recorded outputs; live calls the tools with the original idempotency keys and needs an approved approval request. Exit 1 if anything diverged."
+        )
+        @OptionGroup var client: ClientOptions
+        @Option(help: "Tenant slug.") var tenant: String
+        @Option(help: "The run to replay.") var runId: String
+        @Flag(help: "Re-decide only, call nothing (the default).") var sandbox = false
+        @Flag(help: "Call the tools' endpoints for real; needs --approval-id.") var live = false
+        @Option(help: "With --live: an approved approval request for this run (input.run_id or run_id naming it).") var approvalId: String?
+        @Option(help: "Stop after this step.") var untilStep: Int?
+
+        func run() async throws {
+            if sandbox && live { throw CLIError("--sandbox and --live exclude each other") }
+            var body: [String: Any] = ["mode": live ? "live" : "sandbox"]
+            if let approvalId { body["approval_id"] = approvalId }
+            if let untilStep { body["until_step"] = untilStep }
+            let answer = try await client.call("POST", "/v1/tenants/\(tenant)/runs/\(runId)/replay", body: body)
+            guard client.output == .table, let object = answer as? [String: Any], let report = object["report"] as? [String: Any] else {
+                return client.print(answer, columns: [])
+            }
+            client.print(
+                ["items": report["steps"] as? [[String: Any]] ?? []],
+                columns: [
+                    "sequence", "kind", "tool", "original_decision", "replayed_decision", "called", "output_differs", "diverged", "note",
+                ])
+            Swift.print(
+                "\nreplay run \(report["replay_run_id"] ?? "?") (\(report["mode"] ?? "?")): \(report["divergences"] ?? 0) divergence(s) in "
+                    + "\(report["steps_replayed"] ?? 0) step(s)")
+            if (report["divergences"] as? Int ?? 0) > 0 { throw ExitCode.failure }
         }
     }
 }

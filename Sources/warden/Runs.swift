@@ -4,8 +4,8 @@ import Foundation
 /// `warden runs list|show|cancel`: what agents did, from the ledger.
 struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List and show agent runs (steps, decisions, approvals); cancel a run.",
-        subcommands: [List.self, Show.self, Cancel.self, Annotate.self])
+        abstract: "List and show agent runs (steps, decisions, approvals); cancel, annotate or roll back a run.",
+        subcommands: [List.self, Show.self, Cancel.self, Annotate.self, Rollback.self])
 
     static let columns = ["id", "agent", "status", "steps", "goal", "created_at", "ended_at"]
 
@@ -86,6 +86,32 @@ struct Runs: AsyncParsableCommand {
             client.print(
                 try await client.call("POST", "/v1/tenants/\(tenant)/runs/\(id)/annotations", body: body),
                 columns: ["id", "kind", "decision_id", "policy_version", "text", "created_by"])
+        }
+    }
+
+    struct Rollback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Compensate a run's completed tool calls, newest first, through their compensating tools (operator, admin; audited); exit 1 if any failed."
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Run id.") var id: String
+        @Option(help: "Why (required).") var reason: String
+
+        func run() async throws {
+            let answer = try await client.call("POST", "/v1/tenants/\(tenant)/runs/\(id)/rollback", body: ["reason": reason])
+            client.print(answer, columns: ["step_sequence", "tool", "compensation_tool", "status", "http_status", "detail"])
+            let counts = (answer as? [String: Any])?["counts"] as? [String: Int] ?? [:]
+            if client.output == .table {
+                Swift.print(
+                    "\ncompensated \(counts["succeeded"] ?? 0), failed \(counts["failed"] ?? 0), "
+                        + "no compensation (effects remain) \(counts["not_compensable"] ?? 0), never completed \(counts["skipped"] ?? 0)")
+            }
+            if (counts["failed"] ?? 0) > 0 {
+                FileHandle.standardError.write(Data("some compensations failed; run the rollback again once their tools answer\n".utf8))
+                throw ExitCode.failure
+            }
         }
     }
 }

@@ -157,4 +157,39 @@ import WardenCore
             #expect(result.valid && result.checkpoints == 1, "\(result)")
         }
     }
+
+    /// Entries are found by record id without an index: by time, within five minutes either side of
+    /// the record's own time, even when appends land out of time order.
+    @Test(arguments: Backend.available)
+    func entriesAreLocatedByTimeWithoutAnIndex(_ backend: Backend) async throws {
+        try await backend.withDatabase { database in
+            let store = SQLStore(database: database)
+            let tenant = Tenant(id: UUID(), slug: "acme", name: "Acme", createdAt: Date())
+            try await store.write { try await $0.tenants.insert(tenant) }
+            #expect(try await store.read { try await $0.ledger.locate(tenantID: tenant.id, kind: .note, recordID: "r1", near: Date()) } == nil)
+            // 3,000 entries one second apart, every tenth a few seconds out of order.
+            let base = Date(timeIntervalSince1970: 1_800_000_000)
+            let items = (0..<3000).map { index in
+                LedgerItem(
+                    kind: .note, recordID: "r\(index)", at: base.addingTimeInterval(Double(index) + (index % 10 == 0 ? -4 : 0)),
+                    body: .object(["n": .int(Int64(index))]))
+            }
+            for chunk in stride(from: 0, to: items.count, by: 500) {
+                try await store.write { try await $0.ledger.append(tenantID: tenant.id, Array(items[chunk..<chunk + 500])) }
+            }
+            for index in [0, 1, 10, 1499, 1500, 2990, 2999] {
+                let found = try await store.read { repos in
+                    try await repos.ledger.locate(tenantID: tenant.id, kind: .note, recordID: "r\(index)", near: items[index].at)
+                }
+                #expect(found?.sequence == Int64(index + 1) && found?.recordID == "r\(index)", "r\(index): \(String(describing: found))")
+            }
+            // The wrong kind, or a time far from the entry's, finds nothing.
+            #expect(
+                try await store.read { try await $0.ledger.locate(tenantID: tenant.id, kind: .decision, recordID: "r5", near: items[5].at) } == nil)
+            #expect(
+                try await store.read {
+                    try await $0.ledger.locate(tenantID: tenant.id, kind: .note, recordID: "r5", near: items[5].at.addingTimeInterval(3600))
+                } == nil)
+        }
+    }
 }

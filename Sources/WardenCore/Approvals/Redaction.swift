@@ -54,8 +54,8 @@ public enum Redaction {
         unwrap(strict(.object(["input": input]), labels: labels))
     }
 
-    static func unwrap(_ document: JSONValue) -> JSONValue {
-        if case .object(let fields) = document, let input = fields["input"] { return input }
+    static func unwrap(_ document: JSONValue, key: String = "input") -> JSONValue {
+        if case .object(let fields) = document, let input = fields[key] { return input }
         return document
     }
 

@@ -46,15 +46,8 @@ public struct DecisionService: Sendable {
     /// Decides for `agentID` of the tenant and returns the record once it is durable.
     public func decide(tenantID: UUID, agentID: String, _ request: DecisionRequest, traceID: String? = nil) async throws -> DecisionRecord {
         let start = ContinuousClock.now
-        try Self.validate(request)
-        let snapshot = try await snapshots.snapshot(tenantID: tenantID)
-        guard let agent = snapshot.agents[agentID] else {
-            throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
-        }
         let now = clock.now()
-        let bypassed = bypass.isActive
-        let verdict = bypassed ? nil : await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
-        let outcome = DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict, bypass: bypassed)
+        let outcome = try await outcome(tenantID: tenantID, agentID: agentID, request, now: now)
         let evaluated = ContinuousClock.now - start
         var record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
@@ -69,6 +62,24 @@ public struct DecisionService: Sendable {
         if outcome.isCapabilityViolation { capabilityViolations.increment() }
         duration.recordNanoseconds(Int64(clamping: (ContinuousClock.now - start).nanoseconds))
         return record
+    }
+}
+
+extension DecisionService {
+    /// What today's policy answers, with nothing recorded and no metric counted (sandbox replays).
+    public func evaluate(tenantID: UUID, agentID: String, _ request: DecisionRequest) async throws -> DecisionOutcome {
+        try await outcome(tenantID: tenantID, agentID: agentID, request, now: clock.now())
+    }
+
+    func outcome(tenantID: UUID, agentID: String, _ request: DecisionRequest, now: Date) async throws -> DecisionOutcome {
+        try Self.validate(request)
+        let snapshot = try await snapshots.snapshot(tenantID: tenantID)
+        guard let agent = snapshot.agents[agentID] else {
+            throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
+        }
+        let bypassed = bypass.isActive
+        let verdict = bypassed ? nil : await snapshot.externalVerdict(request, agent: agent, now: now, client: external)
+        return DecisionEngine.decide(request, agent: agent, in: snapshot, now: now, verdict: verdict, bypass: bypassed)
     }
 }
 

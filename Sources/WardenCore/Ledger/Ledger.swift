@@ -3,7 +3,7 @@ public import Foundation
 
 /// What a ledger entry records.
 public enum LedgerKind: String, Sendable, Codable, CaseIterable {
-    case decision, approval, audit, run, note
+    case decision, approval, audit, run, note, compensation, replay
     case runStep = "run_step"
 }
 
@@ -183,6 +183,11 @@ public protocol LedgerRepository: Sendable {
     func checkpoints(tenantID: UUID) async throws -> [LedgerCheckpoint]
     /// Every tenant's head with its latest checkpoint.
     func heads() async throws -> [LedgerHeadState]
+    func entry(tenantID: UUID, sequence: Int64) async throws -> LedgerEntry?
+    /// The entry of a record written near `at` (its own time), found without an index by record id.
+    func locate(tenantID: UUID, kind: LedgerKind, recordID: String, near at: Date) async throws -> LedgerEntry?
+    /// The first checkpoint at or after `sequence`.
+    func checkpoint(tenantID: UUID, covering sequence: Int64) async throws -> LedgerCheckpoint?
 }
 
 // MARK: - The records' canonical bodies

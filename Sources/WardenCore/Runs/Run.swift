@@ -178,4 +178,16 @@ public protocol RunRepository: Sendable {
     func insert(_ annotation: RunAnnotation) async throws
     /// Oldest first.
     func annotations(tenantID: UUID, runID: UUID) async throws -> [RunAnnotation]
+    func step(tenantID: UUID, id: UUID) async throws -> RunStep?
+    /// Stores a compensation's outcome; it joins the ledger.
+    func insert(_ compensation: RunCompensation) async throws
+    /// Oldest first.
+    func compensations(tenantID: UUID, runID: UUID) async throws -> [RunCompensation]
+    /// Stores a replay's report; it joins the ledger. A second live replay under the same approval
+    /// request is refused (`approval_used`).
+    func insert(_ replay: RunReplay) async throws
+    /// The replay that created this run, if it is one.
+    func replay(tenantID: UUID, runID: UUID) async throws -> RunReplay?
+    /// The replays of a run, oldest first.
+    func replays(tenantID: UUID, originalRunID: UUID) async throws -> [RunReplay]
 }

@@ -131,6 +131,10 @@ public struct RunService: Sendable {
         public var decisions: [DecisionRecord]
         public var approvals: [ApprovalRequest]
         public var annotations: [RunAnnotation]
+        public var compensations: [RunCompensation]
+        /// The replay that made this run, if it is a replay; and the replays of this run.
+        public var replay: RunReplay?
+        public var replays: [RunReplay]
     }
 
     /// The whole run, in one read: its steps in order, the decisions and approval requests made with
@@ -145,7 +149,10 @@ public struct RunService: Sendable {
                 run: run, steps: try await repos.runs.steps(tenantID: tenant.id, runID: id),
                 decisions: try await repos.runs.linkedDecisions(tenantID: tenant.id, runID: key),
                 approvals: try await repos.runs.linkedApprovals(tenantID: tenant.id, runID: key),
-                annotations: try await repos.runs.annotations(tenantID: tenant.id, runID: id))
+                annotations: try await repos.runs.annotations(tenantID: tenant.id, runID: id),
+                compensations: try await repos.runs.compensations(tenantID: tenant.id, runID: id),
+                replay: try await repos.runs.replay(tenantID: tenant.id, runID: id),
+                replays: try await repos.runs.replays(tenantID: tenant.id, originalRunID: id))
         }
     }
 

@@ -84,6 +84,12 @@ public struct WardenError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let signingKeyConfigured = Code(.conflict, "signing_key_configured")
         public static let ledgerSigningUnavailable = Code(.unavailable, "ledger_signing_unavailable")
         public static let deliveryNotFound = Code(.notFound, "webhook_delivery_not_found")
+        public static let provenanceNotFound = Code(.notFound, "provenance_not_found")
+        /// The record has no ledger entry (written before the ledger), or differs from it.
+        public static let provenanceUnavailable = Code(.conflict, "provenance_unavailable")
+        /// A live replay without an approved approval request for the run.
+        public static let replayNotApproved = Code(.forbidden, "replay_not_approved")
+        public static let approvalUsed = Code(.conflict, "approval_used")
         public static let deliveryDelivered = Code(.conflict, "webhook_delivered")
         public static let idempotencyConflict = Code(.conflict, "idempotency_conflict")
         public static let signatureExpired = Code(.badRequest, "signature_expired")

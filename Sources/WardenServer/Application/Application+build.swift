@@ -85,11 +85,14 @@ public func buildApplication(
         let ledgerSigner = try await loadLedgerSigner(store: store, configuration: configuration, clock: dependencies.clock)
         let outbox = Doorbell()
         try await recordPauseGauges(store: store)
+        let invoker = HTTPToolInvoker(client: .shared, secrets: secrets, clock: dependencies.clock)
+        let decisions = DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass)
+        let ledger = LedgerService(
+            store: store, clock: dependencies.clock, signer: ledgerSigner, configuredKey: configuration.ledgerSigningKey != nil)
         let services = DecisionPathServices(
             snapshots: snapshots, agents: agents,
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
-            decisions: DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass), hub: hub,
-            eventHeartbeat: configuration.eventHeartbeat,
+            decisions: decisions, hub: hub, eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
                 minimumStageTime: configuration.canaryMinimumStage,
@@ -99,9 +102,10 @@ public func buildApplication(
             approvals: ApprovalService(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
-            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets),
-            ledger: LedgerService(
-                store: store, clock: dependencies.clock, signer: ledgerSigner, configuredKey: configuration.ledgerSigningKey != nil)
+            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets), ledger: ledger,
+            provenance: ProvenanceService(store: store, clock: dependencies.clock, ledger: ledger),
+            compensations: CompensationService(store: store, clock: dependencies.clock, invoker: invoker),
+            replays: ReplayService(store: store, clock: dependencies.clock, decisions: decisions, invoker: invoker, secrets: secrets)
         )
         let readiness = Readiness()
         let router = buildRouter(
@@ -169,8 +173,9 @@ func buildRouter(
     ApprovalController(scope: scope, approvals: services.approvals, snapshots: services.snapshots).addRoutes(to: v1)
     WebhookController(scope: scope, approvals: services.approvals, webhooks: services.webhooks, snapshots: services.snapshots)
         .addRoutes(to: v1)
-    RunController(scope: scope, runs: services.runs).addRoutes(to: v1)
+    RunController(scope: scope, runs: services.runs, compensations: services.compensations, replays: services.replays).addRoutes(to: v1)
     LedgerController(scope: scope, ledger: services.ledger, store: store).addRoutes(to: v1)
+    ProvenanceController(provenance: services.provenance).addRoutes(to: v1)
     return router
 }
 
@@ -189,6 +194,9 @@ struct DecisionPathServices: Sendable {
     var webhooks: WebhookService
     var runs: RunService
     var ledger: LedgerService
+    var provenance: ProvenanceService
+    var compensations: CompensationService
+    var replays: ReplayService
 }
 
 extension DecisionPathServices {
@@ -200,17 +208,22 @@ extension DecisionPathServices {
         let snapshots = SnapshotStore(store: store)
         let authority = try await AgentTokenAuthority(keyID: "detached", privateKey: AgentTokenAuthority.generateKey())
         let hub = EventHub()
+        let decisions = DecisionService(snapshots: snapshots, log: GroupCommitDecisionLog(store: store, logger: logger), clock: clock)
+        let ledger = LedgerService(store: store)
+        let invoker = HTTPToolInvoker(client: .shared, secrets: WebhookSecrets(master: []), clock: clock)
         return DecisionPathServices(
             snapshots: snapshots, agents: AgentService(store: store, snapshots: snapshots, authority: authority, clock: clock),
             tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
-            decisions: DecisionService(snapshots: snapshots, log: GroupCommitDecisionLog(store: store, logger: logger), clock: clock), hub: hub,
-            eventHeartbeat: .seconds(15), bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
+            decisions: decisions, hub: hub, eventHeartbeat: .seconds(15),
+            bundles: BundleService(store: store, snapshots: snapshots, hub: hub, clock: clock, logger: logger),
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: clock),
             policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger),
             approvals: ApprovalService(store: store, clock: clock),
             webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell()),
-            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: [])),
-            ledger: LedgerService(store: store)
+            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: [])), ledger: ledger,
+            provenance: ProvenanceService(store: store, clock: clock, ledger: ledger),
+            compensations: CompensationService(store: store, clock: clock, invoker: invoker),
+            replays: ReplayService(store: store, clock: clock, decisions: decisions, invoker: invoker, secrets: WebhookSecrets(master: []))
         )
     }
 }

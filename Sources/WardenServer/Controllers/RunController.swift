@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import WardenCore
 
@@ -10,6 +11,8 @@ import WardenCore
 struct RunController {
     let scope: TenantScope
     let runs: RunService
+    let compensations: CompensationService
+    let replays: ReplayService
 
     func addRoutes(to group: RouterGroup<WardenRequestContext>) {
         group.post("/tenants/{tenant}/runs", use: create)
@@ -20,6 +23,44 @@ struct RunController {
         group.post("/tenants/{tenant}/runs/{run}/fail") { try await end($0, $1, as: .failed) }
         group.post("/tenants/{tenant}/runs/{run}/cancel") { try await end($0, $1, as: .cancelled) }
         group.post("/tenants/{tenant}/runs/{run}/annotations", use: annotate)
+        group.post("/tenants/{tenant}/runs/{run}/rollback", use: rollback)
+        group.get("/tenants/{tenant}/runs/{run}/compensations", use: compensationList)
+        group.post("/tenants/{tenant}/runs/{run}/replay", use: replay)
+    }
+
+    /// `{reason}` (admins, operators): compensates the run's completed tool calls, newest first, by
+    /// calling each one's compensating tool; every outcome joins the ledger; audited.
+    @Sendable func rollback(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context) ?? .object([:]))
+        let reason = try fields.optionalString("reason") ?? ""
+        let (tenant, principal) = try await scope.tenant(context, .operateKillSwitch)
+        let outcomes = try await compensations.rollback(by: principal, tenant: tenant, runID: try Self.runID(context), reason: reason)
+        context.logger.notice(
+            "run.rolled_back", metadata: ["tenant": "\(tenant.slug)", "run": "\(context.parameters.get("run") ?? "")", "calls": "\(outcomes.count)"])
+        return JSONBody.response(status: .ok, Render.compensations(outcomes))
+    }
+
+    @Sendable func compensationList(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, _) = try await scope.tenant(context, .readDecisions)
+        let runID = try Self.runID(context)
+        _ = try await runs.find(tenant: tenant, id: runID)
+        return JSONBody.response(status: .ok, Render.compensations(try await compensations.list(tenant: tenant, runID: runID)))
+    }
+
+    /// `{mode?: "sandbox"|"live", until_step?, approval_id?}` (admins, operators): a new run replaying
+    /// this one, and the report of where it diverged. Live needs an approved approval request for
+    /// the run. Audited.
+    @Sendable func replay(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let fields = try JSONFields(try await JSONBody.document(from: request, context: context) ?? .object([:]))
+        let mode = try fields.optionalString("mode").map { try ToolController.parse($0, as: ReplayMode.self, field: "mode") } ?? .sandbox
+        let untilStep = try fields.optionalInt("until_step")
+        let approvalID = try fields.optionalString("approval_id").map { try WardenRequestContext.id($0, .approvalNotFound, "approval request") }
+        let (tenant, principal) = try await scope.tenant(context, .operateKillSwitch)
+        let (run, replay) = try await replays.replay(
+            by: principal, tenant: tenant, runID: try Self.runID(context), mode: mode, untilStep: untilStep, approvalID: approvalID)
+        guard case .object(var body) = Render.replay(replay) else { return JSONBody.response(status: .created, Render.replay(replay)) }
+        body["run"] = Render.run(run, tenantSlug: tenant.slug)
+        return JSONBody.response(status: .created, JSONValue.object(body))
     }
 
     /// `{text}` (a note; keys that read decisions) or `{kind: "exception", decision_id, justification}`
@@ -93,6 +134,9 @@ struct RunController {
             for annotation in annotations {
                 entries.append((annotation.createdAt, 3, Render.tagged("annotation", Render.annotation(annotation))))
             }
+            for compensation in timeline.compensations {
+                entries.append((compensation.createdAt, 4, Render.tagged("compensation", Render.compensation(compensation))))
+            }
             // Stable: steps keep their order among equal times.
             let ordered = entries.enumerated().sorted { ($0.element.0, $0.element.1, $0.offset) < ($1.element.0, $1.element.1, $1.offset) }
             var bytes = Render.tagged("run", Render.run(run, tenantSlug: slug)).canonicalBytes
@@ -113,6 +157,9 @@ struct RunController {
         body["decisions"] = .array(decisions.map { Render.decision($0, tenantSlug: slug) })
         body["approvals"] = .array(approvals.map { Render.approval($0, tenantSlug: slug) })
         body["annotations"] = .array(annotations.map(Render.annotation))
+        body["compensations"] = .array(timeline.compensations.map(Render.compensation))
+        body["replay"] = timeline.replay.map(Render.replay) ?? .null
+        body["replays"] = .array(timeline.replays.map { .string($0.runID.uuidString.lowercased()) })
         return JSONBody.response(status: .ok, JSONValue.object(body))
     }
 
@@ -197,6 +244,31 @@ extension Render {
             "id": id(annotation.id), "run_id": id(annotation.runID), "kind": .string(annotation.kind.rawValue), "text": .string(annotation.text),
             "decision_id": annotation.decisionID.map(id) ?? .null, "policy_version": text(annotation.policyVersion),
             "created_by": .string(annotation.createdBy), "created_at": time(annotation.createdAt),
+        ])
+    }
+
+    static func compensation(_ outcome: RunCompensation) -> JSONValue {
+        .object([
+            "id": id(outcome.id), "run_id": id(outcome.runID), "step_id": id(outcome.stepID), "step_sequence": .int(Int64(outcome.stepSequence)),
+            "tool": .string(outcome.tool), "compensation_tool": text(outcome.compensationTool), "status": .string(outcome.status.rawValue),
+            "http_status": outcome.httpStatus.map { .int(Int64($0)) } ?? .null, "detail": text(outcome.detail), "reason": .string(outcome.reason),
+            "requested_by": .string(outcome.requestedBy), "created_at": time(outcome.createdAt),
+        ])
+    }
+
+    static func compensations(_ outcomes: [RunCompensation]) -> JSONValue {
+        var counts: [String: JSONValue] = [:]
+        for status in RunCompensation.Status.allCases {
+            counts[status.rawValue] = .int(Int64(outcomes.filter { $0.status == status }.count))
+        }
+        return .object(["items": .array(outcomes.map(compensation)), "counts": .object(counts)])
+    }
+
+    static func replay(_ replay: RunReplay) -> JSONValue {
+        .object([
+            "replay_run_id": id(replay.runID), "original_run_id": id(replay.originalRunID), "mode": .string(replay.mode.rawValue),
+            "until_step": replay.untilStep.map { .int(Int64($0)) } ?? .null, "approval_id": replay.approvalID.map(id) ?? .null,
+            "report": replay.report, "created_by": .string(replay.createdBy), "created_at": time(replay.createdAt),
         ])
     }
 

@@ -150,6 +150,14 @@ struct JSONFields {
         }
     }
 
+    func optionalInt(_ key: String) throws -> Int? {
+        switch fields[key] {
+        case nil, .null?: return nil
+        case .int(let value)? where value >= Int64(Int.min) && value <= Int64(Int.max): return Int(value)
+        default: throw WardenError(.invalidField, "field '\(key)' must be a whole number")
+        }
+    }
+
     /// Any JSON value; `null` reads as absent.
     func optionalValue(_ key: String) -> JSONValue? {
         switch fields[key] {

@@ -37,5 +37,6 @@ extension Migration {
         .ledger,
         .keyRotation,
         .annotations,
+        .provenance,
     ]
 }

@@ -85,15 +85,7 @@ struct SQLLedgerRepository: LedgerRepository {
             SELECT tenant_id, seq, hash, key_id, signature, signed_at FROM ledger_checkpoints
             WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) ORDER BY seq
             """
-        ).all().map { row in
-            guard let signature = Data(base64Encoded: try row.decode(column: "signature", as: String.self)) else {
-                throw StoreError(message: "ledger_checkpoints.signature is not valid base64")
-            }
-            return LedgerCheckpoint(
-                tenantID: try row.decodeUUID("tenant_id"), sequence: try row.decode(column: "seq", as: Int64.self),
-                hash: try row.decode(column: "hash", as: String.self), keyID: try row.decode(column: "key_id", as: String.self),
-                signature: Array(signature), signedAt: try row.decodeDate("signed_at"))
-        }
+        ).all().map(Self.decodeCheckpoint)
     }
 
     func heads() async throws -> [LedgerHeadState] {
@@ -110,6 +102,68 @@ struct SQLLedgerRepository: LedgerRepository {
                 checkpointSequence: try row.decode(column: "checkpoint_seq", as: Int64?.self),
                 checkpointAt: try row.decodeOptionalDate("checkpoint_at"))
         }
+    }
+
+    func entry(tenantID: UUID, sequence: Int64) async throws -> LedgerEntry? {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.columnList) FROM ledger_entries
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND seq = \(bind: sequence)
+            """
+        ).first().map(Self.decode)
+    }
+
+    /// There is no index by record id (one more write per decision): the entry is found by time
+    /// instead. Entries are appended within moments of their record's time, so two binary searches
+    /// over the sequence (primary-key lookups) bound a window of `slack` either side of `at`, and one
+    /// range scan of the primary key finds the record in it.
+    func locate(tenantID: UUID, kind: LedgerKind, recordID: String, near at: Date) async throws -> LedgerEntry? {
+        let slack: TimeInterval = 300
+        let tenant = tenantID.uuidString.lowercased()
+        let head = try await head(tenantID: tenantID).sequence
+        guard head > 0 else { return nil }
+        // The first sequence whose entry is at or after `time` (head + 1 if none).
+        func firstAtOrAfter(_ time: Date) async throws -> Int64 {
+            let text = Timestamp.format(time)
+            var low: Int64 = 1
+            var high = head + 1
+            while low < high {
+                let middle = low + (high - low) / 2
+                let row = try await db.raw("SELECT at FROM ledger_entries WHERE tenant_id = \(bind: tenant) AND seq = \(bind: middle)").first()
+                let entryAt = try row?.decode(column: "at", as: String.self) ?? ""
+                if entryAt < text { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
+        let from = try await firstAtOrAfter(at.addingTimeInterval(-slack))
+        let to = try await firstAtOrAfter(at.addingTimeInterval(slack))
+        return try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.columnList) FROM ledger_entries
+            WHERE tenant_id = \(bind: tenant) AND seq >= \(bind: from) AND seq <= \(bind: to)
+              AND record_id = \(bind: recordID) AND kind = \(bind: kind.rawValue)
+            ORDER BY seq LIMIT 1
+            """
+        ).first().map(Self.decode)
+    }
+
+    func checkpoint(tenantID: UUID, covering sequence: Int64) async throws -> LedgerCheckpoint? {
+        try await db.raw(
+            """
+            SELECT tenant_id, seq, hash, key_id, signature, signed_at FROM ledger_checkpoints
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND seq >= \(bind: sequence) ORDER BY seq LIMIT 1
+            """
+        ).first().map(Self.decodeCheckpoint)
+    }
+
+    static func decodeCheckpoint(_ row: any SQLRow) throws -> LedgerCheckpoint {
+        guard let signature = Data(base64Encoded: try row.decode(column: "signature", as: String.self)) else {
+            throw StoreError(message: "ledger_checkpoints.signature is not valid base64")
+        }
+        return LedgerCheckpoint(
+            tenantID: try row.decodeUUID("tenant_id"), sequence: try row.decode(column: "seq", as: Int64.self),
+            hash: try row.decode(column: "hash", as: String.self), keyID: try row.decode(column: "key_id", as: String.self),
+            signature: Array(signature), signedAt: try row.decodeDate("signed_at"))
     }
 
     static func decode(_ row: any SQLRow) throws -> LedgerEntry {

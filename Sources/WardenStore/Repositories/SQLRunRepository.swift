@@ -139,6 +139,100 @@ struct SQLRunRepository: RunRepository {
         }
     }
 
+    func step(tenantID: UUID, id: UUID) async throws -> RunStep? {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.stepColumnList) FROM run_steps
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND id = \(bind: id.uuidString.lowercased())
+            """
+        ).first().map(Self.decodeStep)
+    }
+
+    static let compensationColumns = SQLText.columnList([
+        "id", "tenant_id", "run_id", "step_id", "step_seq", "tool", "compensation_tool", "status", "http_status", "detail", "reason",
+        "requested_by", "created_at",
+    ])
+
+    func insert(_ compensation: RunCompensation) async throws {
+        let values: [any Encodable & Sendable] = [
+            compensation.id.uuidString.lowercased(), compensation.tenantID.uuidString.lowercased(), compensation.runID.uuidString.lowercased(),
+            compensation.stepID.uuidString.lowercased(), compensation.stepSequence, compensation.tool, compensation.compensationTool,
+            compensation.status.rawValue, compensation.httpStatus, compensation.detail, compensation.reason, compensation.requestedBy,
+            Timestamp.format(compensation.createdAt),
+        ]
+        try await db.raw("INSERT INTO run_compensations (\(unsafeRaw: Self.compensationColumns)) VALUES (\(binds: values))").run()
+        try await SQLLedgerRepository(db: db).append(tenantID: compensation.tenantID, [.compensation(compensation)])
+    }
+
+    func compensations(tenantID: UUID, runID: UUID) async throws -> [RunCompensation] {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.compensationColumns) FROM run_compensations
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND run_id = \(bind: runID.uuidString.lowercased())
+            ORDER BY created_at, id
+            """
+        ).all().map { row in
+            guard let status = RunCompensation.Status(rawValue: try row.decode(column: "status", as: String.self)) else {
+                throw StoreError(message: "run_compensations holds an unknown status")
+            }
+            return RunCompensation(
+                id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), runID: try row.decodeUUID("run_id"),
+                stepID: try row.decodeUUID("step_id"), stepSequence: try row.decode(column: "step_seq", as: Int.self),
+                tool: try row.decode(column: "tool", as: String.self),
+                compensationTool: try row.decode(column: "compensation_tool", as: String?.self),
+                status: status, httpStatus: try row.decode(column: "http_status", as: Int?.self),
+                detail: try row.decode(column: "detail", as: String?.self), reason: try row.decode(column: "reason", as: String.self),
+                requestedBy: try row.decode(column: "requested_by", as: String.self), createdAt: try row.decodeDate("created_at"))
+        }
+    }
+
+    static let replayColumns = SQLText.columnList([
+        "run_id", "tenant_id", "original_run_id", "mode", "until_step", "approval_id", "report", "created_by", "created_at",
+    ])
+
+    func insert(_ replay: RunReplay) async throws {
+        let values: [any Encodable & Sendable] = [
+            replay.runID.uuidString.lowercased(), replay.tenantID.uuidString.lowercased(), replay.originalRunID.uuidString.lowercased(),
+            replay.mode.rawValue, replay.untilStep, replay.approvalID?.uuidString.lowercased(), replay.report.canonicalText, replay.createdBy,
+            Timestamp.format(replay.createdAt),
+        ]
+        do {
+            try await db.raw("INSERT INTO run_replays (\(unsafeRaw: Self.replayColumns)) VALUES (\(binds: values))").run()
+        } catch  where StoreError.isUniqueViolation(error) {
+            throw WardenError(.approvalUsed, "approval request '\(replay.approvalID?.uuidString.lowercased() ?? "")' already allowed a live replay")
+        }
+        try await SQLLedgerRepository(db: db).append(tenantID: replay.tenantID, [.replay(replay)])
+    }
+
+    func replay(tenantID: UUID, runID: UUID) async throws -> RunReplay? {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.replayColumns) FROM run_replays
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND run_id = \(bind: runID.uuidString.lowercased())
+            """
+        ).first().map(Self.decodeReplay)
+    }
+
+    func replays(tenantID: UUID, originalRunID: UUID) async throws -> [RunReplay] {
+        try await db.raw(
+            """
+            SELECT \(unsafeRaw: Self.replayColumns) FROM run_replays
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND original_run_id = \(bind: originalRunID.uuidString.lowercased())
+            ORDER BY created_at, run_id
+            """
+        ).all().map(Self.decodeReplay)
+    }
+
+    static func decodeReplay(_ row: any SQLRow) throws -> RunReplay {
+        guard let mode = ReplayMode(rawValue: try row.decode(column: "mode", as: String.self)),
+            let report = JSONValue.parse(try row.decode(column: "report", as: String.self))
+        else { throw StoreError(message: "run_replays holds an unknown mode or an invalid report") }
+        return RunReplay(
+            runID: try row.decodeUUID("run_id"), tenantID: try row.decodeUUID("tenant_id"), originalRunID: try row.decodeUUID("original_run_id"),
+            mode: mode, untilStep: try row.decode(column: "until_step", as: Int?.self), approvalID: try row.decodeOptionalUUID("approval_id"),
+            report: report, createdBy: try row.decode(column: "created_by", as: String.self), createdAt: try row.decodeDate("created_at"))
+    }
+
     static func decode(_ row: any SQLRow) throws -> Run {
         guard let status = RunStatus(rawValue: try row.decode(column: "status", as: String.self)) else {
             throw StoreError(message: "runs holds an unknown status")
