@@ -148,6 +148,53 @@ import WardenCore
         }
     }
 
+    /// A decision's input may carry labels: the policy sees every value, the record keeps a secret as
+    /// its keyed fingerprint, the labels come back on every read and reach the ledger, exports redact
+    /// by them, and the labelled decision's provenance still checks.
+    @Test(arguments: Backend.available)
+    func labelledDecisionInputsAreRedactedEverywhere(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            let decided = try await client.send(
+                .post, "/v1/decide", token: demo.token,
+                json: #"""
+                    {"tool":"refund","action":"create","input":{"order":42,"api_key":"sk-live-77","customer":{"email":"ann@example.com"}},
+                     "labels":{"input.api_key":"secret","input.customer.email":"pii"}}
+                    """#)
+            #expect(decided.status == .ok, "\(decided.text)")
+            let decisionID = try #require(try decided.object()["decision_id"] as? String)
+            let shown = try await client.send(.get, "/v1/tenants/acme/decisions/\(decisionID)")
+            #expect(!shown.text.contains("sk-live-77") && shown.text.contains("[redacted secret hmac-sha256:"), "\(shown.text)")
+            #expect(try shown.object()["labels"] as? [String: String] == ["input.api_key": "secret", "input.customer.email": "pii"])
+            let listed = try await client.send(.get, "/v1/tenants/acme/decisions").array("items")
+            #expect(listed.first?["labels"] as? [String: String] == ["input.api_key": "secret", "input.customer.email": "pii"])
+            #expect(
+                try await client.send(
+                    .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","labels":{"output.x":"pii"}}"#
+                )
+                .errorCode() == "invalid_field")
+
+            let ledger = try await client.send(.get, "/v1/tenants/acme/ledger?limit=200")
+            #expect(!ledger.text.contains("sk-live-77"))
+            let none = try await client.send(.get, "/v1/tenants/acme/ledger/export?redaction=none")
+            #expect(!none.text.contains("sk-live-77") && none.text.contains("ann@example.com"))
+            let standard = try await client.send(.get, "/v1/tenants/acme/ledger/export?redaction=standard")
+            #expect(!standard.text.contains("ann@example.com") && standard.text.contains("[redacted pii]"), "\(standard.text)")
+            #expect(standard.text.contains("hmac-sha256:"), "standard keeps the secret's fingerprint")
+            let strict = try await client.send(.get, "/v1/tenants/acme/ledger/export?redaction=strict")
+            #expect(!strict.text.contains("hmac-sha256:") && strict.text.contains("[redacted secret]"))
+            var keys: [String: [UInt8]] = [:]
+            for key in try await client.send(.get, "/v1/keys").array("items") {
+                if let id = key["key_id"] as? String, let text = key["public_key"] as? String, let raw = Data(base64Encoded: text) {
+                    keys[id] = Array(raw)
+                }
+            }
+            #expect(LedgerExport.verify(lines: strict.text.split(separator: "\n").map { Array($0.utf8) }, publicKeys: keys).valid)
+            let verified = try await client.send(.get, "/v1/provenance/\(decisionID)/verify").object()
+            #expect(verified["valid"] as? Bool == true, "\(verified)")
+        }
+    }
+
     /// Rotating the checkpoint key: new checkpoints are signed with the new key, the old ones still
     /// verify with the retired key, which `GET /v1/keys` lists; global admins only; audited.
     @Test(arguments: Backend.available)

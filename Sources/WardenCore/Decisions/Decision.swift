@@ -62,6 +62,9 @@ public struct DecisionRecord: Sendable, Equatable {
     /// For `require_approval`, the level the approval request opens at. Not stored with the
     /// decision: the approval request keeps it.
     public var approvalLevel: ApprovalLevel?
+    /// Labels of the input's fields (`input.…`), as the caller gave them; `secret` values in `input`
+    /// are already fingerprints.
+    public var labels: [String: DataLabel] = [:]
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: String, effect: Effect, reasons: [String],

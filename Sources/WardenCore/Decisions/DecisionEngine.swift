@@ -8,8 +8,14 @@ public struct DecisionRequest: Sendable, Equatable {
     public var input: JSONValue
     public var runID: String?
     public var cost: Double?
+    /// Labels of the input's fields (`input.api_key: secret`, …): the policy sees every value; the
+    /// record keeps `secret` values as keyed fingerprints, and exports redact by label.
+    public var labels: [String: DataLabel]
 
-    public init(tool: String, action: String, input: JSONValue, runID: String? = nil, cost: Double? = nil) {
+    public init(
+        tool: String, action: String, input: JSONValue, runID: String? = nil, cost: Double? = nil, labels: [String: DataLabel] = [:]
+    ) {
+        self.labels = labels
         self.tool = tool
         self.action = action
         self.input = input

@@ -10,14 +10,17 @@ public struct DecisionService: Sendable {
     let external: (any ExternalPolicyClient)?
     /// The emergency bypass: while on, no bundle is asked.
     public let bypass: PolicyBypass
+    /// Fingerprints `secret`-labelled input values before the record is written.
+    let secrets: WebhookSecrets
     private let counters: [Effect: Counter]
     private let capabilityViolations: Counter
     private let duration: Metrics.Timer
 
     public init(
         snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock, external: (any ExternalPolicyClient)? = nil,
-        bypass: PolicyBypass = PolicyBypass()
+        bypass: PolicyBypass = PolicyBypass(), secrets: WebhookSecrets = WebhookSecrets(master: [])
     ) {
+        self.secrets = secrets
         self.bypass = bypass
         self.snapshots = snapshots
         self.log = log
@@ -51,12 +54,13 @@ public struct DecisionService: Sendable {
         let evaluated = ContinuousClock.now - start
         var record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
-            input: request.input.canonicalText,
+            input: request.labels.isEmpty ? request.input.canonicalText : storedInput(request, tenantID: tenantID),
             effect: outcome.effect, reasons: outcome.reasons, bundle: outcome.bundle, bundleID: outcome.bundleID, runID: request.runID,
             cost: request.cost,
             evaluatedNanoseconds: evaluated.nanoseconds, createdAt: Timestamp.truncated(now), traceID: traceID, cohort: outcome.cohort
         )
         record.approvalLevel = outcome.approvalLevel
+        record.labels = request.labels
         try await log.append(record)
         counters[outcome.effect]?.increment()
         if outcome.isCapabilityViolation { capabilityViolations.increment() }
@@ -66,6 +70,12 @@ public struct DecisionService: Sendable {
 }
 
 extension DecisionService {
+    /// The input as the record keeps it: `secret` values replaced by keyed fingerprints.
+    func storedInput(_ request: DecisionRequest, tenantID: UUID) -> String {
+        let secrets = self.secrets
+        return Redaction.storing(input: request.input, labels: request.labels) { secrets.fingerprint(tenantID: tenantID, $0) }.canonicalText
+    }
+
     /// What today's policy answers, with nothing recorded and no metric counted (sandbox replays).
     public func evaluate(tenantID: UUID, agentID: String, _ request: DecisionRequest) async throws -> DecisionOutcome {
         try await outcome(tenantID: tenantID, agentID: agentID, request, now: clock.now())

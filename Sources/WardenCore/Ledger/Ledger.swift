@@ -193,18 +193,20 @@ public protocol LedgerRepository: Sendable {
 // MARK: - The records' canonical bodies
 
 extension LedgerItem {
+    /// A decision's body. `labels` is there only when the caller labelled the input, so bodies of
+    /// unlabelled decisions are what they were before labels existed.
     public static func decision(_ record: DecisionRecord) -> LedgerItem {
-        LedgerItem(
-            kind: .decision, recordID: record.id.uuidString.lowercased(), at: record.createdAt,
-            body: .object([
-                "id": .string(record.id.uuidString.lowercased()), "agent_id": .string(record.agentID), "tool": .string(record.tool),
-                "action": .string(record.action), "input": .string(record.input), "effect": .string(record.effect.rawValue),
-                "reasons": .array(record.reasons.map(JSONValue.string)), "bundle": record.bundle.map(JSONValue.string) ?? .null,
-                "bundle_id": record.bundleID.map { .string($0.uuidString.lowercased()) } ?? .null,
-                "run_id": record.runID.map(JSONValue.string) ?? .null, "cost": record.cost.map(JSONValue.double) ?? .null,
-                "trace_id": record.traceID.map(JSONValue.string) ?? .null, "cohort": record.cohort.map { .string($0.rawValue) } ?? .null,
-                "created_at": .string(Timestamp.format(record.createdAt)),
-            ]))
+        var body: [String: JSONValue] = [
+            "id": .string(record.id.uuidString.lowercased()), "agent_id": .string(record.agentID), "tool": .string(record.tool),
+            "action": .string(record.action), "input": .string(record.input), "effect": .string(record.effect.rawValue),
+            "reasons": .array(record.reasons.map(JSONValue.string)), "bundle": record.bundle.map(JSONValue.string) ?? .null,
+            "bundle_id": record.bundleID.map { .string($0.uuidString.lowercased()) } ?? .null,
+            "run_id": record.runID.map(JSONValue.string) ?? .null, "cost": record.cost.map(JSONValue.double) ?? .null,
+            "trace_id": record.traceID.map(JSONValue.string) ?? .null, "cohort": record.cohort.map { .string($0.rawValue) } ?? .null,
+            "created_at": .string(Timestamp.format(record.createdAt)),
+        ]
+        if !record.labels.isEmpty { body["labels"] = .object(record.labels.mapValues { .string($0.rawValue) }) }
+        return LedgerItem(kind: .decision, recordID: record.id.uuidString.lowercased(), at: record.createdAt, body: .object(body))
     }
 
     public static func audit(_ event: AuditEvent) -> LedgerItem {

@@ -42,6 +42,9 @@ public enum LedgerExport {
         }
         if entry.kind == .runStep, let data = fields["data"] {
             fields["data"] = mask(data)
+        } else if entry.kind == .decision, case .string(let text)? = fields["input"], let input = JSONValue.parse(text) {
+            // A decision keeps its input as JSON text: masked as a document, written back as text.
+            fields["input"] = .string(Redaction.unwrap(mask(.object(["input": input]))).canonicalText)
         } else {
             guard case .object(let masked) = mask(.object(fields)) else { return (original, false) }
             fields = masked

@@ -148,7 +148,8 @@ public struct ReplayService: Sendable {
         var action = original?.action ?? "call"
         if case .string(let named)? = step.data["action"] { action = named }
         let input = step.data["input"] ?? .object([:])
-        let request = DecisionRequest(tool: tool, action: action, input: input, runID: replayKey)
+        let request = DecisionRequest(
+            tool: tool, action: action, input: input, runID: replayKey, labels: step.labels.filter { $0.key.hasPrefix("input.") })
         var fields: [String: JSONValue] = [
             "tool": .string(tool), "action": .string(action), "original_decision": original.map { .string($0.effect.rawValue) } ?? .null,
         ]

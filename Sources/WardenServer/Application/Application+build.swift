@@ -86,7 +86,8 @@ public func buildApplication(
         let outbox = Doorbell()
         try await recordPauseGauges(store: store)
         let invoker = HTTPToolInvoker(client: .shared, secrets: secrets, clock: dependencies.clock)
-        let decisions = DecisionService(snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass)
+        let decisions = DecisionService(
+            snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass, secrets: secrets)
         let ledger = LedgerService(
             store: store, clock: dependencies.clock, signer: ledgerSigner, configuredKey: configuration.ledgerSigningKey != nil)
         let services = DecisionPathServices(

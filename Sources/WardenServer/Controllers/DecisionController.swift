@@ -79,7 +79,7 @@ struct DecisionController {
             agentID = agentName
         }
         let decisionRequest = DecisionRequest(
-            tool: body.tool, action: body.action, input: body.input ?? .object([:]), runID: body.runID, cost: body.cost)
+            tool: body.tool, action: body.action, input: body.input ?? .object([:]), runID: body.runID, cost: body.cost, labels: body.labels)
         let record = try await decisions.decide(
             tenantID: tenantID, agentID: agentID, decisionRequest, traceID: Self.traceID(request.headers[HTTPField.Name("traceparent")!])
         )

@@ -75,6 +75,7 @@ enum Render {
             "evaluated_ns": .int(record.evaluatedNanoseconds),
             "created_at": time(record.createdAt), "trace_id": text(record.traceID), "cohort": text(record.cohort?.rawValue),
             "bypass": .bool(record.reasons.first == DecisionReason.policyBypassed),
+            "labels": .object(record.labels.mapValues { .string($0.rawValue) }),
         ])
     }
 

@@ -38,5 +38,6 @@ extension Migration {
         .keyRotation,
         .annotations,
         .provenance,
+        .decisionLabels,
     ]
 }

@@ -7,9 +7,9 @@ struct SQLDecisionRepository: DecisionRepository {
 
     static let columns = [
         "id", "tenant_id", "agent_id", "tool", "action", "input", "effect", "reasons", "bundle", "run_id", "cost", "evaluated_ns",
-        "created_at", "trace_id", "bundle_id", "cohort",
+        "created_at", "trace_id", "bundle_id", "cohort", "labels",
     ]
-    /// Rows per INSERT statement: 16 binds each stays far below SQLite's and PostgreSQL's bind limits.
+    /// Rows per INSERT statement: 17 binds each stays far below SQLite's and PostgreSQL's bind limits.
     static let rowsPerStatement = 200
 
     func insert(_ records: [DecisionRecord]) async throws {
@@ -118,6 +118,7 @@ struct SQLDecisionRepository: DecisionRepository {
             SQLBind(StoredJSON.encode(record.reasons)), SQLBind(record.bundle), SQLBind(record.runID), SQLBind(record.cost),
             SQLBind(record.evaluatedNanoseconds), SQLBind(Timestamp.format(record.createdAt)), SQLBind(record.traceID),
             SQLBind(record.bundleID?.uuidString.lowercased()), SQLBind(record.cohort?.rawValue),
+            SQLBind(record.labels.isEmpty ? nil : StoredJSON.encode(record.labels)),
         ]
     }
 
@@ -125,7 +126,7 @@ struct SQLDecisionRepository: DecisionRepository {
         guard let effect = Effect(rawValue: try row.decode(column: "effect", as: String.self)) else {
             throw StoreError(message: "decisions.effect holds an unknown effect")
         }
-        return DecisionRecord(
+        var record = DecisionRecord(
             id: try row.decodeUUID("id"),
             tenantID: try row.decodeUUID("tenant_id"),
             agentID: try row.decode(column: "agent_id", as: String.self),
@@ -143,5 +144,9 @@ struct SQLDecisionRepository: DecisionRepository {
             traceID: try row.decode(column: "trace_id", as: String?.self),
             cohort: try row.decode(column: "cohort", as: String?.self).flatMap(Cohort.init(rawValue:))
         )
+        if let labels = try row.decode(column: "labels", as: String?.self) {
+            record.labels = try StoredJSON.decode([String: DataLabel].self, labels, column: "decisions.labels")
+        }
+        return record
     }
 }
