@@ -20,6 +20,11 @@ struct LedgerCommands: AsyncParsableCommand {
         var databaseURL: String?
         @Option(help: "Check an export file offline instead (warden ledger export), with the public keys of --keys.") var file: String?
         @Option(help: "With --file: a JSON file of the public keys to trust, as GET /v1/keys answers.") var keys: String?
+        @Flag(
+            help:
+                "Also compare each entry of a record that never changes (decisions, run steps, annotations, compensations, replays, audit events) with its row."
+        )
+        var records = false
 
         func run() async throws {
             let result: [String: Any]
@@ -27,10 +32,13 @@ struct LedgerCommands: AsyncParsableCommand {
                 result = try Self.offline(file: file, keys: keys)
             } else if let databaseURL {
                 guard let tenant else { throw CLIError("--tenant is required") }
-                result = try await Self.direct(databaseURL: databaseURL, tenant: tenant)
+                result = try await Self.direct(databaseURL: databaseURL, tenant: tenant, records: records)
             } else {
                 guard let tenant else { throw CLIError("--tenant is required") }
-                guard let answer = try await client.call("GET", "/v1/tenants/\(tenant)/ledger/verify") as? [String: Any] else {
+                guard
+                    let answer = try await client.call("GET", "/v1/tenants/\(tenant)/ledger/verify", query: [("records", records ? "true" : "false")])
+                        as? [String: Any]
+                else {
                     throw CLIError("the server's answer is not an object")
                 }
                 result = answer
@@ -42,7 +50,8 @@ struct LedgerCommands: AsyncParsableCommand {
             } else if result["valid"] as? Bool == true {
                 Swift.print(
                     "valid: \(result["entries"] ?? 0) entries, head \(result["head"] ?? 0) \(result["head_hash"] ?? ""), "
-                        + "\(result["checkpoints"] ?? 0) signed checkpoint(s) checked")
+                        + "\(result["checkpoints"] ?? 0) signed checkpoint(s) checked"
+                        + (records ? ", \(result["records_compared"] ?? 0) record(s) compared with their rows" : ""))
             } else {
                 let broken = result["broken"] as? [String: Any] ?? [:]
                 let record = (broken["record_id"] as? String).map { " (record \($0))" } ?? ""
@@ -67,7 +76,7 @@ struct LedgerCommands: AsyncParsableCommand {
         }
 
         /// The same check over a database connection, without a server.
-        static func direct(databaseURL: String, tenant slug: String) async throws -> [String: Any] {
+        static func direct(databaseURL: String, tenant slug: String, records: Bool) async throws -> [String: Any] {
             var logger = Logger(label: "warden.ledger")
             logger.logLevel = .warning
             let database: Database
@@ -92,7 +101,7 @@ struct LedgerCommands: AsyncParsableCommand {
                     signer = try LedgerSigner(keyID: stored.id, privateKey: stored.key)
                 }
                 var lastReport = ContinuousClock.now
-                let result = try await LedgerService(store: store, signer: signer).verify(tenantID: tenant.id) { checked, head in
+                let result = try await LedgerService(store: store, signer: signer).verify(tenantID: tenant.id, records: records) { checked, head in
                     let now = ContinuousClock.now
                     guard now - lastReport >= .seconds(1) else { return }
                     lastReport = now
@@ -101,7 +110,7 @@ struct LedgerCommands: AsyncParsableCommand {
                 await database.close()
                 var answer: [String: Any] = [
                     "valid": result.valid, "entries": result.entries, "head": result.head, "head_hash": result.headHash,
-                    "checkpoints": result.checkpoints,
+                    "checkpoints": result.checkpoints, "records_compared": result.recordsCompared,
                 ]
                 if let broken = result.broken {
                     answer["broken"] = ["sequence": broken.sequence, "record_id": broken.recordID as Any, "reason": broken.reason]

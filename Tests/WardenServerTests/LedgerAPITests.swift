@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 import WardenCore
 
@@ -192,6 +193,57 @@ import WardenCore
             #expect(LedgerExport.verify(lines: strict.text.split(separator: "\n").map { Array($0.utf8) }, publicKeys: keys).valid)
             let verified = try await client.send(.get, "/v1/provenance/\(decisionID)/verify").object()
             #expect(verified["valid"] as? Bool == true, "\(verified)")
+        }
+    }
+
+    /// `?records=true` compares every entry of a record that never changes with the record's row as
+    /// it reads now: a changed decision or a deleted step is named; the hash chain alone does not see
+    /// them.
+    @Test(arguments: Backend.available)
+    func recordsAreComparedWithTheirEntries(_ backend: Backend) async throws {
+        let box = ProvenanceTests.URLBox()
+        let capture: (inout WardenConfiguration) -> Void = { configuration in box.url.withLock { $0 = configuration.databaseURL } }
+        try await TestApp.run(backend, configure: capture) { client in
+            let demo = try await Demo.setUp(client)
+            let decisionID = try #require(
+                try await client.send(
+                    .post, "/v1/decide", token: demo.token,
+                    json: #"{"tool":"refund","action":"create","input":{"k":"v","n":1.5},"labels":{"input.k":"secret"}}"#
+                ).object()["decision_id"] as? String)
+            let runID = try #require(
+                try await client.send(.post, "/v1/tenants/acme/runs", token: demo.token, json: #"{"goal":"g"}"#).object()["id"] as? String)
+            let stepID = try #require(
+                try await client.send(
+                    .post, "/v1/tenants/acme/runs/\(runID)/steps", token: demo.token,
+                    json:
+                        #"{"kind":"tool_call","tool":"refund","input":{"a":[1,2.25,{"b":null}]},"output":{"e":"x@y"},"labels":{"output.e":"pii"},"started_at":"2026-11-24T00:00:00Z","ended_at":"2026-11-24T00:00:01Z"}"#
+                ).object()["id"] as? String)
+            #expect(try await client.send(.post, "/v1/tenants/acme/runs/\(runID)/annotations", json: #"{"text":"seen"}"#).status == .created)
+            #expect(try await client.send(.post, "/v1/tenants/acme/runs/\(runID)/rollback", json: #"{"reason":"drill"}"#).status == .ok)
+            #expect(try await client.send(.post, "/v1/tenants/acme/runs/\(runID)/replay", json: "{}").status == .created)
+            #expect(try await client.send(.post, "/v1/tenants/acme/tools/refund/kill", json: #"{"reason":"drill"}"#).status == .ok)
+
+            let whole = try await client.send(.get, "/v1/tenants/acme/ledger/verify?records=true").object()
+            #expect(whole["valid"] as? Bool == true, "\(whole)")
+            let compared = try #require(whole["records_compared"] as? Int)
+            #expect(compared >= 8, "decision, step, annotation, compensation, replay, its steps, audit events: \(whole)")
+            #expect(try await client.send(.get, "/v1/tenants/acme/ledger/verify?records=maybe").errorCode() == "invalid_field")
+
+            let captured = box.url.withLock { $0 }
+            let url = try #require(captured)
+            try await ProvenanceTests.execute(url, "UPDATE decisions SET effect = 'deny' WHERE id = '\(decisionID)'")
+            #expect(try await client.send(.get, "/v1/tenants/acme/ledger/verify").object()["valid"] as? Bool == true, "the chain alone holds")
+            let changed = try await client.send(.get, "/v1/tenants/acme/ledger/verify?records=true").object()
+            let broken = try #require(changed["broken"] as? [String: Any], "\(changed)")
+            #expect(changed["valid"] as? Bool == false && broken["record_id"] as? String == decisionID)
+            #expect((broken["reason"] as? String)?.contains("decision row no longer matches") == true, "\(broken)")
+            #expect(changed["entries"] as? Int == (broken["sequence"] as? Int ?? 0) - 1)
+
+            try await ProvenanceTests.execute(url, "UPDATE decisions SET effect = 'allow' WHERE id = '\(decisionID)'")
+            try await ProvenanceTests.execute(url, "DELETE FROM run_steps WHERE id = '\(stepID)'")
+            let gone = try await client.send(.get, "/v1/tenants/acme/ledger/verify?records=true").object()
+            let missing = try #require(gone["broken"] as? [String: Any], "\(gone)")
+            #expect(missing["record_id"] as? String == stepID && (missing["reason"] as? String)?.contains("run step row is gone") == true)
         }
     }
 

@@ -188,6 +188,10 @@ public protocol LedgerRepository: Sendable {
     func locate(tenantID: UUID, kind: LedgerKind, recordID: String, near at: Date) async throws -> LedgerEntry?
     /// The first checkpoint at or after `sequence`.
     func checkpoint(tenantID: UUID, covering sequence: Int64) async throws -> LedgerCheckpoint?
+    /// The body digests of records of one kind as their rows read now, by record id (rows that are
+    /// gone are absent); `nil` for kinds whose record changes after it is written (approval
+    /// requests, runs: each state is its own entry).
+    func currentDigests(tenantID: UUID, kind: LedgerKind, recordIDs: [String]) async throws -> [String: String]?
 }
 
 // MARK: - The records' canonical bodies

@@ -80,6 +80,8 @@ public struct LedgerService: Sendable {
         public var lastCheckpoint: Int64?
         /// The first broken entry or checkpoint, when not valid.
         public var broken: LedgerChain.Break?
+        /// Entries whose record's row was compared with them (`records: true`), up to the break.
+        public var recordsCompared = 0
     }
 
     /// Walks the tenant's whole chain in order, `pageSize` entries at a time (memory stays flat),
@@ -88,21 +90,33 @@ public struct LedgerService: Sendable {
     /// entries checked so far.
     public static func verify(
         head: (sequence: Int64, hash: String), checkpoints: [LedgerCheckpoint] = [], publicKeys: [String: [UInt8]] = [:],
-        pageSize: Int = 5000, page: (_ after: Int64, _ limit: Int) async throws -> [LedgerEntry], progress: (Int) -> Void = { _ in }
+        pageSize: Int = 5000, page: (_ after: Int64, _ limit: Int) async throws -> [LedgerEntry],
+        compare: ((_ entries: [LedgerEntry]) async throws -> (compared: Int, broken: LedgerChain.Break?))? = nil,
+        progress: (Int) -> Void = { _ in }
     ) async throws -> Verification {
         let relevant = checkpoints.filter { $0.sequence <= head.sequence }
         var verifier = LedgerChain.Verifier(watching: Set(relevant.map(\.sequence)))
         var checked = 0
+        var compared = 0
+        var intact: Int?
         func result(_ broken: LedgerChain.Break?) -> Verification {
             Verification(
-                valid: broken == nil, entries: verifier.count, head: head.sequence, headHash: head.hash, checkpoints: checked,
-                lastCheckpoint: relevant.last?.sequence, broken: broken)
+                valid: broken == nil, entries: intact ?? verifier.count, head: head.sequence, headHash: head.hash, checkpoints: checked,
+                lastCheckpoint: relevant.last?.sequence, broken: broken, recordsCompared: compared)
         }
         do {
             while verifier.sequence < head.sequence {
                 let entries = try await page(verifier.sequence, min(pageSize, Int(head.sequence - verifier.sequence)))
                 guard !entries.isEmpty else { break }
                 for entry in entries { try verifier.check(entry) }
+                if let compare {
+                    let (count, broken) = try await compare(entries)
+                    compared += count
+                    if let broken {
+                        intact = Int(broken.sequence - 1)
+                        throw broken
+                    }
+                }
                 progress(verifier.count)
             }
             try verifier.finish(head: head)
@@ -130,23 +144,66 @@ public struct LedgerService: Sendable {
     }
 
     /// Checks the tenant's chain and checkpoints through the store (admins, auditors).
-    public func verify(by principal: Principal, tenant: Tenant) async throws -> Verification {
+    public func verify(by principal: Principal, tenant: Tenant, records: Bool = false) async throws -> Verification {
         try principal.require(.readAudit)
-        return try await verify(tenantID: tenant.id)
+        return try await verify(tenantID: tenant.id, records: records)
     }
 
     /// Checks a tenant's chain and its checkpoints against every trusted key. No permission check:
     /// the API checks first; `warden ledger verify --database-url` reads the database itself.
     /// `progress` gets the entries checked so far and the head.
-    public func verify(tenantID: UUID, progress: (_ checked: Int, _ head: Int64) -> Void = { _, _ in }) async throws -> Verification {
+    /// With `records`, each entry of a record that does not change once written (decisions, run
+    /// steps, annotations, compensations, replays, audit events) is also compared with its record's
+    /// row as it reads now: a changed or deleted row is named like a broken entry.
+    public func verify(tenantID: UUID, records: Bool = false, progress: (_ checked: Int, _ head: Int64) -> Void = { _, _ in }) async throws
+        -> Verification
+    {
         let (head, checkpoints) = try await store.read { repos in
             (try await repos.ledger.head(tenantID: tenantID), try await repos.ledger.checkpoints(tenantID: tenantID))
         }
-        return try await Self.verify(head: head, checkpoints: checkpoints, publicKeys: try await trustedKeys()) { after, limit in
-            try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) }
-        } progress: {
-            progress($0, head.sequence)
+        let store = self.store
+        return try await Self.verify(
+            head: head, checkpoints: checkpoints, publicKeys: try await trustedKeys(),
+            page: { after, limit in try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) } },
+            compare: records ? { entries in try await Self.compareRecords(entries, tenantID: tenantID, store: store) } : nil,
+            progress: { progress($0, head.sequence) })
+    }
+
+    /// Compares a page of entries with their records' rows: the first entry whose row is gone or
+    /// reads differently.
+    static func compareRecords(_ entries: [LedgerEntry], tenantID: UUID, store: any Store) async throws -> (Int, LedgerChain.Break?) {
+        let byKind = Dictionary(grouping: entries, by: \.kind)
+        let current: [LedgerKind: [String: String]] = try await store.read { repos in
+            var current: [LedgerKind: [String: String]] = [:]
+            for (kind, group) in byKind {
+                if let digests = try await repos.ledger.currentDigests(tenantID: tenantID, kind: kind, recordIDs: group.map(\.recordID)) {
+                    current[kind] = digests
+                }
+            }
+            return current
         }
+        var compared = 0
+        for entry in entries {
+            guard let digests = current[entry.kind] else { continue }
+            let noun = entry.kind.rawValue.replacingOccurrences(of: "_", with: " ")
+            guard let digest = digests[entry.recordID] else {
+                return (
+                    compared,
+                    LedgerChain.Break(
+                        sequence: entry.sequence, recordID: entry.recordID, reason: "its \(noun) row is gone (deleted after it was written)")
+                )
+            }
+            guard digest == LedgerChain.digest(entry.body) else {
+                return (
+                    compared,
+                    LedgerChain.Break(
+                        sequence: entry.sequence, recordID: entry.recordID,
+                        reason: "its \(noun) row no longer matches it (changed after it was written)")
+                )
+            }
+            compared += 1
+        }
+        return (compared, nil)
     }
 
     /// Entries after `sequence`, in order.

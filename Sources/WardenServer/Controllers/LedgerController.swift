@@ -136,9 +136,16 @@ struct LedgerController {
     }
 
     /// Recomputes the whole chain: `{valid, entries, head, head_hash, broken: {sequence, record_id, reason}}`.
+    /// `?records=true` also compares each entry of an immutable record with the record's row.
     @Sendable func verify(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let records: Bool
+        switch request.query("records") {
+        case nil, "false": records = false
+        case "true": records = true
+        case let other?: throw WardenError(.invalidField, "records must be true or false (got '\(other)')")
+        }
         let (tenant, principal) = try await scope.tenant(context, .readAudit)
-        let result = try await ledger.verify(by: principal, tenant: tenant)
+        let result = try await ledger.verify(by: principal, tenant: tenant, records: records)
         return JSONBody.response(status: .ok, Render.verification(result))
     }
 }
@@ -178,6 +185,7 @@ extension Render {
         .object([
             "valid": .bool(result.valid), "entries": .int(Int64(result.entries)), "head": .int(result.head), "head_hash": .string(result.headHash),
             "checkpoints": .int(Int64(result.checkpoints)), "last_checkpoint": result.lastCheckpoint.map { .int($0) } ?? .null,
+            "records_compared": .int(Int64(result.recordsCompared)),
             "broken": result.broken.map { broken in
                 .object([
                     "sequence": .int(broken.sequence), "record_id": broken.recordID.map(JSONValue.string) ?? .null, "reason": .string(broken.reason),

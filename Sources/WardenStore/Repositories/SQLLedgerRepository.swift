@@ -166,6 +166,37 @@ struct SQLLedgerRepository: LedgerRepository {
             signature: Array(signature), signedAt: try row.decodeDate("signed_at"))
     }
 
+    func currentDigests(tenantID: UUID, kind: LedgerKind, recordIDs: [String]) async throws -> [String: String]? {
+        let source: (table: String, key: String, columns: String, item: (any SQLRow) throws -> LedgerItem)
+        switch kind {
+        case .decision:
+            source = ("decisions", "id", SQLText.columnList(SQLDecisionRepository.columns), { .decision(try SQLDecisionRepository.decode($0)) })
+        case .runStep: source = ("run_steps", "id", SQLRunRepository.stepColumnList, { .step(try SQLRunRepository.decodeStep($0)) })
+        case .note: source = ("run_annotations", "id", SQLRunRepository.annotationColumns, { .annotation(try SQLRunRepository.decodeAnnotation($0)) })
+        case .compensation:
+            source = ("run_compensations", "id", SQLRunRepository.compensationColumns, { .compensation(try SQLRunRepository.decodeCompensation($0)) })
+        case .replay: source = ("run_replays", "run_id", SQLRunRepository.replayColumns, { .replay(try SQLRunRepository.decodeReplay($0)) })
+        case .audit: source = ("audit_events", "id", SQLAuditEventRepository.columnList, { .audit(try SQLAuditEventRepository.decode($0)) })
+        case .approval, .run: return nil
+        }
+        var digests: [String: String] = [:]
+        var start = 0
+        while start < recordIDs.count {
+            let chunk = recordIDs[start..<min(start + 500, recordIDs.count)]
+            var query = SQLQueryString(
+                "SELECT \(unsafeRaw: source.columns) FROM \(unsafeRaw: source.table) WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND \(unsafeRaw: source.key) IN ("
+            )
+            query.appendInterpolation(binds: Array(chunk))
+            query.appendLiteral(")")
+            for row in try await db.raw(query).all() {
+                let item = try source.item(row)
+                digests[item.recordID] = item.bodyDigest
+            }
+            start += chunk.count
+        }
+        return digests
+    }
+
     static func decode(_ row: any SQLRow) throws -> LedgerEntry {
         guard let kind = LedgerKind(rawValue: try row.decode(column: "kind", as: String.self)) else {
             throw StoreError(message: "ledger_entries holds an unknown kind")

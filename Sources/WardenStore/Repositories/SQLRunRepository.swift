@@ -123,20 +123,10 @@ struct SQLRunRepository: RunRepository {
     func annotations(tenantID: UUID, runID: UUID) async throws -> [RunAnnotation] {
         try await db.raw(
             """
-            SELECT id, tenant_id, run_id, kind, text, decision_id, policy_version, created_by, created_at FROM run_annotations
+            SELECT \(unsafeRaw: Self.annotationColumns) FROM run_annotations
             WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND run_id = \(bind: runID.uuidString.lowercased()) ORDER BY created_at, id
             """
-        ).all().map { row in
-            guard let kind = RunAnnotation.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
-                throw StoreError(message: "run_annotations holds an unknown kind")
-            }
-            return RunAnnotation(
-                id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), runID: try row.decodeUUID("run_id"), kind: kind,
-                text: try row.decode(column: "text", as: String.self), decisionID: try row.decodeOptionalUUID("decision_id"),
-                policyVersion: try row.decode(column: "policy_version", as: String?.self),
-                createdBy: try row.decode(column: "created_by", as: String.self),
-                createdAt: try row.decodeDate("created_at"))
-        }
+        ).all().map(Self.decodeAnnotation)
     }
 
     func step(tenantID: UUID, id: UUID) async throws -> RunStep? {
@@ -171,19 +161,7 @@ struct SQLRunRepository: RunRepository {
             WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND run_id = \(bind: runID.uuidString.lowercased())
             ORDER BY created_at, id
             """
-        ).all().map { row in
-            guard let status = RunCompensation.Status(rawValue: try row.decode(column: "status", as: String.self)) else {
-                throw StoreError(message: "run_compensations holds an unknown status")
-            }
-            return RunCompensation(
-                id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), runID: try row.decodeUUID("run_id"),
-                stepID: try row.decodeUUID("step_id"), stepSequence: try row.decode(column: "step_seq", as: Int.self),
-                tool: try row.decode(column: "tool", as: String.self),
-                compensationTool: try row.decode(column: "compensation_tool", as: String?.self),
-                status: status, httpStatus: try row.decode(column: "http_status", as: Int?.self),
-                detail: try row.decode(column: "detail", as: String?.self), reason: try row.decode(column: "reason", as: String.self),
-                requestedBy: try row.decode(column: "requested_by", as: String.self), createdAt: try row.decodeDate("created_at"))
-        }
+        ).all().map(Self.decodeCompensation)
     }
 
     static let replayColumns = SQLText.columnList([
@@ -231,6 +209,34 @@ struct SQLRunRepository: RunRepository {
             runID: try row.decodeUUID("run_id"), tenantID: try row.decodeUUID("tenant_id"), originalRunID: try row.decodeUUID("original_run_id"),
             mode: mode, untilStep: try row.decode(column: "until_step", as: Int?.self), approvalID: try row.decodeOptionalUUID("approval_id"),
             report: report, createdBy: try row.decode(column: "created_by", as: String.self), createdAt: try row.decodeDate("created_at"))
+    }
+
+    static let annotationColumns = "id, tenant_id, run_id, kind, text, decision_id, policy_version, created_by, created_at"
+
+    static func decodeCompensation(_ row: any SQLRow) throws -> RunCompensation {
+        guard let status = RunCompensation.Status(rawValue: try row.decode(column: "status", as: String.self)) else {
+            throw StoreError(message: "run_compensations holds an unknown status")
+        }
+        return RunCompensation(
+            id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), runID: try row.decodeUUID("run_id"),
+            stepID: try row.decodeUUID("step_id"), stepSequence: try row.decode(column: "step_seq", as: Int.self),
+            tool: try row.decode(column: "tool", as: String.self),
+            compensationTool: try row.decode(column: "compensation_tool", as: String?.self),
+            status: status, httpStatus: try row.decode(column: "http_status", as: Int?.self),
+            detail: try row.decode(column: "detail", as: String?.self), reason: try row.decode(column: "reason", as: String.self),
+            requestedBy: try row.decode(column: "requested_by", as: String.self), createdAt: try row.decodeDate("created_at"))
+    }
+
+    static func decodeAnnotation(_ row: any SQLRow) throws -> RunAnnotation {
+        guard let kind = RunAnnotation.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
+            throw StoreError(message: "run_annotations holds an unknown kind")
+        }
+        return RunAnnotation(
+            id: try row.decodeUUID("id"), tenantID: try row.decodeUUID("tenant_id"), runID: try row.decodeUUID("run_id"), kind: kind,
+            text: try row.decode(column: "text", as: String.self), decisionID: try row.decodeOptionalUUID("decision_id"),
+            policyVersion: try row.decode(column: "policy_version", as: String?.self),
+            createdBy: try row.decode(column: "created_by", as: String.self),
+            createdAt: try row.decodeDate("created_at"))
     }
 
     static func decode(_ row: any SQLRow) throws -> Run {
