@@ -16,6 +16,7 @@ extension LoadTest {
         @Option(help: "Records to append.") var records: Int = 100_000
         @Option(help: "Records per transaction (the decision log's batch).") var batch: Int = 500
         @Option(help: "Also write the export to this file (default: discard).") var out: String?
+        @Option(help: "Sign a checkpoint of the chain head every this many records (the server's default).") var checkpointEvery = 10_000
 
         func validate() throws {
             guard (1...10_000_000).contains(records) else { throw ValidationError("--records must be 1 to 10000000") }
@@ -34,44 +35,86 @@ extension LoadTest {
                 try await store.write { try await $0.tenants.insert(tenant) }
                 let memoryBefore = Self.residentMiB()
 
-                // Append.
+                // Append. As on the decision path, records and their ledger items (canonical body and
+                // its digest) are built elsewhere (there: by the deciding requests; here: the next
+                // batch, concurrently) while the one writer commits; checkpoints are signed as the
+                // server's background pass would, every --checkpoint-every records.
                 var started = ContinuousClock.now
                 var written = 0
                 var reported = started
-                while written < records {
-                    let count = min(batch, records - written)
+                let (records, batch, tenantID) = (self.records, self.batch, tenant.id)
+                @Sendable func make(from first: Int) -> ([DecisionRecord], [LedgerItem]) {
+                    let count = min(batch, records - first)
                     let now = Timestamp.truncated(Date())
                     let chunk = (0..<count).map { index in
                         DecisionRecord(
-                            id: UUID.v7(at: now), tenantID: tenant.id, agentID: "bot", tool: "refund", action: "create",
-                            input: #"{"order":\#(written + index),"amount":19.99}"#, effect: .allow, reasons: ["default_allow"], bundle: nil,
+                            id: UUID.v7(at: now), tenantID: tenantID, agentID: "bot", tool: "refund", action: "create",
+                            input: #"{"order":\#(first + index),"amount":19.99}"#, effect: .allow, reasons: ["default_allow"], bundle: nil,
                             runID: nil, cost: 2.5, evaluatedNanoseconds: 1000, createdAt: now, traceID: nil)
                     }
-                    let items = chunk.map(LedgerItem.decision)
+                    return (chunk, chunk.map(LedgerItem.decision))
+                }
+                let signer = try LedgerSigner(keyID: "loadtest", privateKey: AgentTokenAuthority.generateKey())
+                let ledgerService = LedgerService(store: store, signer: signer)
+                var checkpoints = 0
+                var next = make(from: 0)
+                while written < records {
+                    let (chunk, items) = next
+                    let following = written + chunk.count
+                    // The next batch is built while this one is written.
+                    async let built = following < records ? make(from: following) : ([], [])
                     try await store.write { try await $0.decisions.insert(chunk, ledger: items) }
-                    written += count
+                    written += chunk.count
+                    if written / checkpointEvery > checkpoints {
+                        checkpoints += try await ledgerService.checkpointDue(records: Int64(checkpointEvery), interval: 3600)
+                    }
                     if ContinuousClock.now - reported >= .seconds(2) {
                         reported = ContinuousClock.now
                         FileHandle.standardError.write(Data("… \(written) of \(records) appended\n".utf8))
                     }
+                    next = await built
                 }
                 let appendSeconds = Self.seconds(ContinuousClock.now - started)
                 print(
                     String(
-                        format: "append: %d records (with ledger entries) in %.2f s = %.0f records/s, batches of %d", records, appendSeconds,
-                        Double(records) / appendSeconds, batch))
+                        format: "append: %d records (with ledger entries) in %.2f s = %.0f records/s, batches of %d, %d signed checkpoints",
+                        records, appendSeconds, Double(records) / appendSeconds, batch, checkpoints))
 
                 // Verify.
                 started = ContinuousClock.now
                 let head = try await store.read { try await $0.ledger.head(tenantID: tenant.id) }
-                let result = try await LedgerService.verify(head: head) { after, limit in
-                    try await store.read { try await $0.ledger.entries(tenantID: tenant.id, after: after, limit: limit) }
-                }
+                let result = try await ledgerService.verify(tenantID: tenant.id)
                 let verifySeconds = Self.seconds(ContinuousClock.now - started)
                 print(
                     String(
                         format: "verify: %d entries in %.2f s = %.0f entries/s, valid %@", result.entries, verifySeconds,
                         Double(result.entries) / verifySeconds, result.valid ? "yes" : "NO"))
+
+                // Verify again, comparing every record's row with its entry.
+                started = ContinuousClock.now
+                let deep = try await ledgerService.verify(tenantID: tenant.id, records: true)
+                let deepSeconds = Self.seconds(ContinuousClock.now - started)
+                print(
+                    String(
+                        format: "verify --records: %d entries, %d rows compared in %.2f s = %.0f entries/s, valid %@", deep.entries,
+                        deep.recordsCompared, deepSeconds, Double(deep.entries) / deepSeconds, deep.valid ? "yes" : "NO"))
+
+                // One record's entry found without an index (what a provenance manifest does first).
+                started = ContinuousClock.now
+                let probes = 20
+                var found = 0
+                for probe in 0..<probes {
+                    let sequence = Int64(1 + (records - 1) * probe / max(probes - 1, 1))
+                    guard let entry = try await store.read({ try await $0.ledger.entry(tenantID: tenant.id, sequence: sequence) }) else { continue }
+                    let located = try await store.read {
+                        try await $0.ledger.locate(tenantID: tenant.id, kind: entry.kind, recordID: entry.recordID, near: entry.at)
+                    }
+                    if located?.sequence == sequence { found += 1 }
+                }
+                let locateSeconds = Self.seconds(ContinuousClock.now - started)
+                print(
+                    String(
+                        format: "locate: %d of %d records found by id and time, %.1f ms each", found, probes, locateSeconds * 1000 / Double(probes)))
 
                 // Export (strict), 1,000 entries at a time, as the server streams it.
                 started = ContinuousClock.now

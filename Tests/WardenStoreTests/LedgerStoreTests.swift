@@ -183,13 +183,52 @@ import WardenCore
                 }
                 #expect(found?.sequence == Int64(index + 1) && found?.recordID == "r\(index)", "r\(index): \(String(describing: found))")
             }
-            // The wrong kind, or a time far from the entry's, finds nothing.
+            // The wrong kind, or a time more than an hour (the widest slack) from the entry's, finds nothing;
+            // 20 minutes off is found once the slack has widened to an hour.
             #expect(
                 try await store.read { try await $0.ledger.locate(tenantID: tenant.id, kind: .decision, recordID: "r5", near: items[5].at) } == nil)
             #expect(
                 try await store.read {
-                    try await $0.ledger.locate(tenantID: tenant.id, kind: .note, recordID: "r5", near: items[5].at.addingTimeInterval(3600))
+                    try await $0.ledger.locate(tenantID: tenant.id, kind: .note, recordID: "r5", near: items[5].at.addingTimeInterval(2 * 3600))
                 } == nil)
+            #expect(
+                try await store.read {
+                    try await $0.ledger.locate(tenantID: tenant.id, kind: .note, recordID: "r5", near: items[5].at.addingTimeInterval(1200))
+                }?.sequence == 6)
+        }
+    }
+
+    /// Rows are compared a page behind the hashing: the first break is still the one reported, whether
+    /// a changed row comes before a broken link or after it.
+    @Test(arguments: Backend.available)
+    func theEarliestOfARowAndAChainBreakIsReported(_ backend: Backend) async throws {
+        try await backend.withDatabase { database in
+            let store = SQLStore(database: database)
+            let tenant = Tenant(id: UUID(), slug: "acme", name: "Acme", createdAt: Date())
+            try await store.write { try await $0.tenants.insert(tenant) }
+            try await store.write { try await $0.ledger.append(tenantID: tenant.id, Self.items(40)) }
+            try await database.withSession { db in
+                try await db.raw("UPDATE ledger_entries SET body = '{}' WHERE seq = 20 AND tenant_id = \(bind: tenant.id.uuidString.lowercased())")
+                    .run()
+            }
+            let head = try await store.read { try await $0.ledger.head(tenantID: tenant.id) }
+            func verify(rowBreakAt bad: Int64) async throws -> LedgerService.Verification {
+                try await LedgerService.verify(
+                    head: head, pageSize: 7,
+                    page: { after, limit in try await store.read { try await $0.ledger.entries(tenantID: tenant.id, after: after, limit: limit) } },
+                    compare: { entries in
+                        guard let hit = entries.first(where: { $0.sequence == bad }) else { return (entries.count, nil) }
+                        return (
+                            Int(hit.sequence - entries[0].sequence), LedgerChain.Break(sequence: bad, recordID: hit.recordID, reason: "row changed")
+                        )
+                    })
+            }
+            let rowFirst = try await verify(rowBreakAt: 10)
+            #expect(rowFirst.broken?.sequence == 10 && rowFirst.broken?.reason == "row changed" && rowFirst.entries == 9, "\(rowFirst)")
+            #expect(rowFirst.recordsCompared == 9)
+            let chainFirst = try await verify(rowBreakAt: 30)
+            #expect(chainFirst.broken?.sequence == 20 && chainFirst.broken?.reason.contains("changed after it was written") == true, "\(chainFirst)")
+            #expect(chainFirst.entries == 19)
         }
     }
 }

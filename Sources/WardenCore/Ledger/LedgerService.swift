@@ -91,7 +91,7 @@ public struct LedgerService: Sendable {
     public static func verify(
         head: (sequence: Int64, hash: String), checkpoints: [LedgerCheckpoint] = [], publicKeys: [String: [UInt8]] = [:],
         pageSize: Int = 5000, page: (_ after: Int64, _ limit: Int) async throws -> [LedgerEntry],
-        compare: ((_ entries: [LedgerEntry]) async throws -> (compared: Int, broken: LedgerChain.Break?))? = nil,
+        compare: (@Sendable (_ entries: [LedgerEntry]) async throws -> (compared: Int, broken: LedgerChain.Break?))? = nil,
         progress: (Int) -> Void = { _ in }
     ) async throws -> Verification {
         let relevant = checkpoints.filter { $0.sequence <= head.sequence }
@@ -104,21 +104,34 @@ public struct LedgerService: Sendable {
                 valid: broken == nil, entries: intact ?? verifier.count, head: head.sequence, headHash: head.hash, checkpoints: checked,
                 lastCheckpoint: relevant.last?.sequence, broken: broken, recordsCompared: compared)
         }
+        // A page's rows are compared while the next page is read and hashed; a break found there
+        // comes before any break in later pages.
+        var inFlight: Task<(compared: Int, broken: LedgerChain.Break?), any Error>?
+        func settle() async throws {
+            guard let task = inFlight else { return }
+            inFlight = nil
+            let (count, broken) = try await task.value
+            compared += count
+            if let broken {
+                intact = Int(broken.sequence - 1)
+                throw broken
+            }
+        }
         do {
             while verifier.sequence < head.sequence {
                 let entries = try await page(verifier.sequence, min(pageSize, Int(head.sequence - verifier.sequence)))
                 guard !entries.isEmpty else { break }
-                for entry in entries { try verifier.check(entry) }
-                if let compare {
-                    let (count, broken) = try await compare(entries)
-                    compared += count
-                    if let broken {
-                        intact = Int(broken.sequence - 1)
-                        throw broken
-                    }
+                do {
+                    for entry in entries { try verifier.check(entry) }
+                } catch {
+                    try await settle()
+                    throw error
                 }
+                try await settle()
+                if let compare { inFlight = Task { try await compare(entries) } }
                 progress(verifier.count)
             }
+            try await settle()
             try verifier.finish(head: head)
             for checkpoint in relevant {
                 guard let key = publicKeys[checkpoint.keyID] else {
@@ -162,16 +175,22 @@ public struct LedgerService: Sendable {
             (try await repos.ledger.head(tenantID: tenantID), try await repos.ledger.checkpoints(tenantID: tenantID))
         }
         let store = self.store
+        let keys = try await trustedKeys()
+        var compare: (@Sendable ([LedgerEntry]) async throws -> (compared: Int, broken: LedgerChain.Break?))?
+        if records {
+            compare = { @Sendable entries in try await Self.compareRecords(entries, tenantID: tenantID, store: store) }
+        }
         return try await Self.verify(
-            head: head, checkpoints: checkpoints, publicKeys: try await trustedKeys(),
+            head: head, checkpoints: checkpoints, publicKeys: keys,
             page: { after, limit in try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: limit) } },
-            compare: records ? { entries in try await Self.compareRecords(entries, tenantID: tenantID, store: store) } : nil,
-            progress: { progress($0, head.sequence) })
+            compare: compare, progress: { progress($0, head.sequence) })
     }
 
     /// Compares a page of entries with their records' rows: the first entry whose row is gone or
     /// reads differently.
-    static func compareRecords(_ entries: [LedgerEntry], tenantID: UUID, store: any Store) async throws -> (Int, LedgerChain.Break?) {
+    static func compareRecords(_ entries: [LedgerEntry], tenantID: UUID, store: any Store) async throws -> (
+        compared: Int, broken: LedgerChain.Break?
+    ) {
         let byKind = Dictionary(grouping: entries, by: \.kind)
         let current: [LedgerKind: [String: String]] = try await store.read { repos in
             var current: [LedgerKind: [String: String]] = [:]

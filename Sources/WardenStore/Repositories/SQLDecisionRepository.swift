@@ -9,8 +9,9 @@ struct SQLDecisionRepository: DecisionRepository {
         "id", "tenant_id", "agent_id", "tool", "action", "input", "effect", "reasons", "bundle", "run_id", "cost", "evaluated_ns",
         "created_at", "trace_id", "bundle_id", "cohort", "labels",
     ]
-    /// Rows per INSERT statement: 17 binds each stays far below SQLite's and PostgreSQL's bind limits.
-    static let rowsPerStatement = 200
+    /// Rows per INSERT statement (the decision log writes up to 1,000 at once): 8,500 binds, below SQLite's limit
+    /// (250,000 as sqlite-nio builds it) and PostgreSQL's 65,535.
+    static let rowsPerStatement = 500
 
     func insert(_ records: [DecisionRecord]) async throws {
         try await insert(records, ledger: records.map(LedgerItem.decision))
