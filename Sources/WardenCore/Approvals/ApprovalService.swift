@@ -42,7 +42,12 @@ public struct ApprovalService: Sendable {
             var changed: [UUID] = []
             let paused = tenantID == nil ? try await repos.tenants.escalationPausedIDs() : []
             var tenants: [UUID: Tenant] = [:]
-            for var request in try await repos.approvals.unresolved(tenantID: tenantID, createdBefore: now, limit: 10_000, skipLocked: true) {
+            // The background pass over every tenant skips rows another transaction holds (another
+            // replica's pass, a vote, a webhook outcome being recorded) and takes them next time; an
+            // operator's pass of one tenant waits for them, so it answers for every due request.
+            let unresolved = try await repos.approvals.unresolved(
+                tenantID: tenantID, createdBefore: now, limit: 10_000, skipLocked: tenantID == nil)
+            for var request in unresolved {
                 guard !paused.contains(request.tenantID) else { continue }
                 if tenants[request.tenantID] == nil { tenants[request.tenantID] = try await repos.tenants.find(id: request.tenantID) }
                 guard let tenant = tenants[request.tenantID] else { continue }
