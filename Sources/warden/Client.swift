@@ -120,6 +120,13 @@ struct ClientOptions: ParsableArguments {
                 error.failure = Failure(status: Int(response.status.code), code: code, message: message)
                 throw error
             }
+            if response.status.code == 429, let object = json as? [String: Any], object["effect"] != nil {
+                // A rate-limited decision: the answer is a decision (deny, rate_limited), not an error.
+                let wait = response.headers.first(name: "Retry-After").map { ", retry after \($0) s" } ?? ""
+                var error = CLIError("429 rate_limited: a rate limit of the tenant, agent or tool is exhausted\(wait)")
+                error.failure = Failure(status: 429, code: "rate_limited", message: "rate limited\(wait)")
+                throw error
+            }
             throw CLIError("server answered \(response.status.code)")
         }
         return (Int(response.status.code), bytes)

@@ -25,7 +25,14 @@ struct Decide: AsyncParsableCommand {
         if let agent { body["agent"] = agent }
         if let runID { body["run_id"] = runID }
         if let cost { body["cost"] = cost }
-        let answer = try await client.call("POST", "/v1/decide", body: body)
+        let answer: Any
+        do {
+            answer = try await client.call("POST", "/v1/decide", body: body)
+        } catch let error as CLIError where error.failure?.status == 429 {
+            // Denied by a rate limit: a deny (exit 3), with when to try again.
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(3)
+        }
         client.print(answer, columns: ["effect", "reasons", "bundle", "decision_id", "approval_id", "evaluated_ns"])
         switch (answer as? [String: Any])?["effect"] as? String {
         case "allow": return

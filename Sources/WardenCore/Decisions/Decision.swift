@@ -35,6 +35,12 @@ public enum DecisionReason {
     public static let policyUnavailable = "policy_unavailable"
     /// The policy system is bypassed in an emergency: no bundle was asked.
     public static let policyBypassed = "policy_bypassed"
+    /// The tenant is in panic mode: every decision is denied.
+    public static let tenantPanic = "tenant_panic"
+    /// The run the decision names was cancelled.
+    public static let runCancelled = "run_cancelled"
+    /// A rate limit of the tenant, the agent or the tool is exhausted (HTTP 429 with `Retry-After`).
+    public static let rateLimited = "rate_limited"
 }
 
 /// The durable record of one decision.
@@ -65,6 +71,8 @@ public struct DecisionRecord: Sendable, Equatable {
     /// Labels of the input's fields (`input.…`), as the caller gave them; `secret` values in `input`
     /// are already fingerprints.
     public var labels: [String: DataLabel] = [:]
+    /// For `rate_limited`: seconds until the exhausted bucket holds a token again. Not stored.
+    public var retryAfter: Double?
 
     public init(
         id: UUID, tenantID: UUID, agentID: String, tool: String, action: String, input: String, effect: Effect, reasons: [String],

@@ -40,6 +40,8 @@ public struct DecisionOutcome: Sendable, Equatable {
     /// For `require_approval`: who must agree (the strictest of the tool's level, the policy's
     /// `approval_level` obligation and the tenant's forced manual approval).
     public var approvalLevel: ApprovalLevel?
+    /// For `rate_limited`: seconds until the exhausted bucket holds a token again.
+    public var retryAfter: Double?
 
     public init(
         effect: Effect, reasons: [String], bundle: String? = nil, bundleID: UUID? = nil, obligations: JSONValue? = nil,

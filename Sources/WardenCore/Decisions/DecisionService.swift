@@ -12,6 +12,8 @@ public struct DecisionService: Sendable {
     public let bypass: PolicyBypass
     /// Fingerprints `secret`-labelled input values before the record is written.
     let secrets: WebhookSecrets
+    /// The tenants' rate limits, in memory (per replica).
+    let limiter = RateLimiter()
     private let counters: [Effect: Counter]
     private let capabilityViolations: Counter
     private let duration: Metrics.Timer
@@ -50,7 +52,7 @@ public struct DecisionService: Sendable {
     public func decide(tenantID: UUID, agentID: String, _ request: DecisionRequest, traceID: String? = nil) async throws -> DecisionRecord {
         let start = ContinuousClock.now
         let now = clock.now()
-        let outcome = try await outcome(tenantID: tenantID, agentID: agentID, request, now: now)
+        let outcome = try await outcome(tenantID: tenantID, agentID: agentID, request, now: now, limit: true)
         let evaluated = ContinuousClock.now - start
         var record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
@@ -61,6 +63,7 @@ public struct DecisionService: Sendable {
         )
         record.approvalLevel = outcome.approvalLevel
         record.labels = request.labels
+        record.retryAfter = outcome.retryAfter
         try await log.append(record)
         counters[outcome.effect]?.increment()
         if outcome.isCapabilityViolation { capabilityViolations.increment() }
@@ -81,11 +84,28 @@ extension DecisionService {
         try await outcome(tenantID: tenantID, agentID: agentID, request, now: clock.now())
     }
 
-    func outcome(tenantID: UUID, agentID: String, _ request: DecisionRequest, now: Date) async throws -> DecisionOutcome {
+    /// The guardrails first (panic mode, a cancelled run, then, with `limit`, the rate limits), then
+    /// the engine. Sandbox replays pass `limit: false`: they take no tokens.
+    func outcome(tenantID: UUID, agentID: String, _ request: DecisionRequest, now: Date, limit: Bool = false) async throws -> DecisionOutcome {
         try Self.validate(request)
         let snapshot = try await snapshots.snapshot(tenantID: tenantID)
         guard let agent = snapshot.agents[agentID] else {
             throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
+        }
+        if let panic = snapshot.tenant.panic, panic.isActive(at: now) {
+            return DecisionOutcome(effect: .deny, reasons: [DecisionReason.tenantPanic])
+        }
+        if let runID = request.runID, snapshot.cancelledRuns.contains(runID.lowercased()) {
+            return DecisionOutcome(effect: .deny, reasons: [DecisionReason.runCancelled])
+        }
+        if limit, let limits = snapshot.tenant.limits,
+            let wait = limiter.take(
+                RateLimiter.checks(limits, tenantID: tenantID, agentID: agentID, tool: request.tool), now: now.timeIntervalSince1970)
+        {
+            limiter.countHit(snapshot.tenant)
+            var outcome = DecisionOutcome(effect: .deny, reasons: [DecisionReason.rateLimited])
+            outcome.retryAfter = wait
+            return outcome
         }
         let bypassed = bypass.isActive
         let verdict = bypassed ? nil : await snapshot.externalVerdict(request, agent: agent, now: now, client: external)

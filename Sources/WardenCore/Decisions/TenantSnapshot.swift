@@ -32,6 +32,8 @@ public struct TenantSnapshot: Sendable {
     public var bundle: CompiledBundle?
     /// The bundle in canary and the share (percent) of decisions it makes, if one runs.
     public var canary: (bundle: CompiledBundle, share: Int)?
+    /// Ids of the tenant's cancelled runs: a decision naming one is denied (`run_cancelled`).
+    public var cancelledRuns: Set<String> = []
 
     public init(tenant: Tenant, tools: [Tool], agents: [Agent], bundle: CompiledBundle? = nil, canary: (CompiledBundle, Int)? = nil) {
         self.tenant = tenant
@@ -118,9 +120,11 @@ public final class SnapshotStore: Sendable {
                 let agents = try await repos.agents.all(tenantID: tenantID)
                 let active = try await repos.bundles.active(tenantID: tenantID)
                 let canary = try await repos.bundles.canary(tenantID: tenantID)
-                return TenantSnapshot(
+                var snapshot = TenantSnapshot(
                     tenant: tenant, tools: tools, agents: agents, bundle: active.map(SnapshotStore.compiled),
                     canary: canary.map { (SnapshotStore.compiled($0), $0.status.share) })
+                snapshot.cancelledRuns = try await repos.runs.cancelledIDs(tenantID: tenantID)
+                return snapshot
             }
             guard let loaded else { throw WardenError(.tenantNotFound, "tenant not found") }
             let installed = state.withLock { state -> Bool in
@@ -155,6 +159,10 @@ public final class SnapshotStore: Sendable {
 
     public func apply(_ tenant: Tenant) {
         mutate(tenant.id) { $0.tenant = tenant }
+    }
+
+    public func apply(cancelledRun runID: String, tenantID: UUID) {
+        mutate(tenantID) { _ = $0.cancelledRuns.insert(runID) }
     }
 
     /// Makes `bundle` (already compiled) the tenant's deciding bundle.

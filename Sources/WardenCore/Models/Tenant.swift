@@ -20,6 +20,10 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var escalationPaused: Bool = false
     /// While on, the tenant's webhooks wait in the queue (none is lost); resuming sends them.
     public var webhooksPaused: Bool = false
+    /// Rate limits of decisions (per tenant, agent and tool); `nil` for none.
+    public var limits: TenantLimits?
+    /// Panic mode, when it was switched on (it may have expired since: see `PanicState.isActive`).
+    public var panic: PanicState?
 
     public init(id: UUID, slug: String, name: String, createdAt: Date, defaultEffect: DefaultEffect = .deny, notificationURL: String? = nil) {
         self.notificationURL = notificationURL

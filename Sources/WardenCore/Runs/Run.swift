@@ -179,6 +179,8 @@ public protocol RunRepository: Sendable {
     /// Oldest first.
     func annotations(tenantID: UUID, runID: UUID) async throws -> [RunAnnotation]
     func step(tenantID: UUID, id: UUID) async throws -> RunStep?
+    /// Ids of the tenant's cancelled runs (lowercase), for the decision path.
+    func cancelledIDs(tenantID: UUID) async throws -> Set<String>
     /// Stores a compensation's outcome; it joins the ledger.
     func insert(_ compensation: RunCompensation) async throws
     /// Oldest first.

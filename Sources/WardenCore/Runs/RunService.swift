@@ -5,8 +5,11 @@ public struct RunService: Sendable {
     let store: any Store
     let clock: any WallClock
     let secrets: WebhookSecrets
+    /// Told of cancelled runs, so later decisions naming them are denied at once.
+    let snapshots: SnapshotStore?
 
-    public init(store: any Store, clock: any WallClock, secrets: WebhookSecrets) {
+    public init(store: any Store, clock: any WallClock, secrets: WebhookSecrets, snapshots: SnapshotStore? = nil) {
+        self.snapshots = snapshots
         self.store = store
         self.clock = clock
         self.secrets = secrets
@@ -102,7 +105,7 @@ public struct RunService: Sendable {
             throw WardenError(.missingField, "a \(status == .failed ? "failed" : "cancelled") run needs a reason")
         }
         let now = Timestamp.truncated(clock.now())
-        return try await store.write { repos in
+        let ended = try await store.write { repos in
             guard let run = try await repos.runs.find(tenantID: tenant.id, id: runID) else {
                 throw WardenError(.runNotFound, "run '\(runID.uuidString.lowercased())' not found")
             }
@@ -115,13 +118,15 @@ public struct RunService: Sendable {
                         id: UUID(), tenantID: tenant.id, actor: actor, action: "run.cancelled", target: "run:\(runID.uuidString.lowercased())",
                         reason: reason, details: ["agent": run.agentID], createdAt: now))
             }
-            var ended = run
-            ended.status = status
-            ended.endedAt = now
-            ended.endReason = reason
-            ended.endedBy = actor
-            return ended
+            var closed = run
+            closed.status = status
+            closed.endedAt = now
+            closed.endReason = reason
+            closed.endedBy = actor
+            return closed
         }
+        if status == .cancelled { snapshots?.apply(cancelledRun: runID.uuidString.lowercased(), tenantID: tenant.id) }
+        return ended
     }
 
     /// Everything recorded about one run.

@@ -18,6 +18,8 @@ public protocol TenantRepository: Sendable {
     func update(escalationPaused: Bool, webhooksPaused: Bool, tenantID: UUID) async throws
     /// The tenants whose escalation pass is paused.
     func escalationPausedIDs() async throws -> Set<UUID>
+    func update(limits: TenantLimits?, tenantID: UUID) async throws
+    func update(panic: PanicState?, tenantID: UUID) async throws
     /// Takes the tenant's next event sequence number (locks the tenant row until the transaction ends).
     func nextEventSequence(tenantID: UUID) async throws -> Int64
 }

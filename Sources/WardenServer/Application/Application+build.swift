@@ -103,7 +103,8 @@ public func buildApplication(
             approvals: ApprovalService(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
-            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets), ledger: ledger,
+            runs: RunService(store: store, clock: dependencies.clock, secrets: secrets, snapshots: snapshots), ledger: ledger,
+            guardrails: GuardrailService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock),
             provenance: ProvenanceService(store: store, clock: dependencies.clock, ledger: ledger),
             compensations: CompensationService(store: store, clock: dependencies.clock, invoker: invoker),
             replays: ReplayService(store: store, clock: dependencies.clock, decisions: decisions, invoker: invoker, secrets: secrets)
@@ -177,6 +178,7 @@ func buildRouter(
     RunController(scope: scope, runs: services.runs, compensations: services.compensations, replays: services.replays).addRoutes(to: v1)
     LedgerController(scope: scope, ledger: services.ledger, store: store).addRoutes(to: v1)
     ProvenanceController(provenance: services.provenance).addRoutes(to: v1)
+    GuardrailController(scope: scope, guardrails: services.guardrails).addRoutes(to: v1)
     return router
 }
 
@@ -195,6 +197,7 @@ struct DecisionPathServices: Sendable {
     var webhooks: WebhookService
     var runs: RunService
     var ledger: LedgerService
+    var guardrails: GuardrailService
     var provenance: ProvenanceService
     var compensations: CompensationService
     var replays: ReplayService
@@ -221,7 +224,8 @@ extension DecisionPathServices {
             policySystem: PolicySystemService(store: store, bypass: PolicyBypass(), clock: clock, logger: logger),
             approvals: ApprovalService(store: store, clock: clock),
             webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell()),
-            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: [])), ledger: ledger,
+            runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: []), snapshots: snapshots), ledger: ledger,
+            guardrails: GuardrailService(store: store, snapshots: snapshots, hub: hub, clock: clock),
             provenance: ProvenanceService(store: store, clock: clock, ledger: ledger),
             compensations: CompensationService(store: store, clock: clock, invoker: invoker),
             replays: ReplayService(store: store, clock: clock, decisions: decisions, invoker: invoker, secrets: WebhookSecrets(master: []))

@@ -106,6 +106,12 @@ struct DecisionController {
                     runID: record.runID))
             approvalID = approval.id
         }
+        if let wait = record.retryAfter {
+            // A rate limit: 429, whatever `enforce` says, with when to try again (whole seconds, at least 1).
+            var response = JSONBody.response(status: .tooManyRequests, Render.decisionAnswer(record, approvalID: nil))
+            response.headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
+            return response
+        }
         return JSONBody.response(
             status: enforce && record.effect == .deny ? .forbidden : .ok, Render.decisionAnswer(record, approvalID: approvalID))
     }

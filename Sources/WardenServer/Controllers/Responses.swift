@@ -16,6 +16,18 @@ struct TenantResponse: Codable, Equatable {
     var approvals: ApprovalsView
     var escalationPaused: Bool
     var webhooksPaused: Bool
+    /// The rate limits in force (`null` for none).
+    var limits: TenantLimits?
+    /// Panic mode as last switched on, with whether it is in force now.
+    var panic: PanicView?
+
+    struct PanicView: Codable, Equatable {
+        var active: Bool
+        var since: String
+        var until: String?
+        var reason: String
+        var by: String
+    }
 
     /// The escalation ladder, with whether each level has a webhook (never the URL).
     struct ApprovalsView: Codable, Equatable {
@@ -41,6 +53,7 @@ struct TenantResponse: Codable, Equatable {
         case approvals
         case escalationPaused = "escalation_paused"
         case webhooksPaused = "webhooks_paused"
+        case limits, panic
         case rollout
         case forceManualApproval = "force_manual_approval"
         case id, slug, name
@@ -49,7 +62,7 @@ struct TenantResponse: Codable, Equatable {
         case notificationURLSet = "notification_url_set"
     }
 
-    init(_ tenant: Tenant) {
+    init(_ tenant: Tenant, now: Date = Date()) {
         self.id = tenant.id.uuidString.lowercased()
         self.slug = tenant.slug
         self.name = tenant.name
@@ -65,6 +78,11 @@ struct TenantResponse: Codable, Equatable {
             webhookURLSet: settings.webhookURL != nil)
         self.escalationPaused = tenant.escalationPaused
         self.webhooksPaused = tenant.webhooksPaused
+        self.limits = tenant.limits
+        self.panic = tenant.panic.map {
+            PanicView(
+                active: $0.isActive(at: now), since: Timestamp.format($0.since), until: $0.until.map(Timestamp.format), reason: $0.reason, by: $0.by)
+        }
     }
 }
 

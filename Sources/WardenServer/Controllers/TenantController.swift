@@ -39,7 +39,7 @@ struct TenantController {
     @Sendable func list(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let page = try PageRequest(limit: request.query("limit"), cursor: request.query("cursor"))
         let result = try await identity.listTenants(by: try context.caller(), page: page)
-        return JSONBody.response(status: .ok, ListResponse(items: result.items.map(TenantResponse.init), nextCursor: result.nextCursor))
+        return JSONBody.response(status: .ok, ListResponse(items: result.items.map { TenantResponse($0) }, nextCursor: result.nextCursor))
     }
 
     @Sendable func show(_ request: Request, context: WardenRequestContext) async throws -> Response {

@@ -39,5 +39,6 @@ extension Migration {
         .annotations,
         .provenance,
         .decisionLabels,
+        .guardrails,
     ]
 }

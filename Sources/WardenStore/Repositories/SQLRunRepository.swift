@@ -129,6 +129,13 @@ struct SQLRunRepository: RunRepository {
         ).all().map(Self.decodeAnnotation)
     }
 
+    func cancelledIDs(tenantID: UUID) async throws -> Set<String> {
+        Set(
+            try await db.raw("SELECT id FROM runs WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND status = 'cancelled'").all().map {
+                try $0.decode(column: "id", as: String.self)
+            })
+    }
+
     func step(tenantID: UUID, id: UUID) async throws -> RunStep? {
         try await db.raw(
             """

@@ -7,7 +7,7 @@ struct SQLTenantRepository: TenantRepository {
 
     static let columns = [
         "id", "slug", "name", "created_at", "default_effect", "notification_url", "rollout_settings", "force_manual_approval",
-        "approval_settings", "escalation_paused", "webhooks_paused",
+        "approval_settings", "escalation_paused", "webhooks_paused", "limits", "panic",
     ]
 
     func insert(_ tenant: Tenant) async throws {
@@ -81,6 +81,16 @@ struct SQLTenantRepository: TenantRepository {
             .where("id", .equal, tenantID.uuidString.lowercased()).run()
     }
 
+    func update(limits: TenantLimits?, tenantID: UUID) async throws {
+        try await db.update("tenants").set("limits", to: SQLBind(limits.map(StoredJSON.encode)))
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
+    func update(panic: PanicState?, tenantID: UUID) async throws {
+        try await db.update("tenants").set("panic", to: SQLBind(panic.map(StoredJSON.encode)))
+            .where("id", .equal, tenantID.uuidString.lowercased()).run()
+    }
+
     func escalationPausedIDs() async throws -> Set<UUID> {
         Set(try await db.select().column("id").from("tenants").where("escalation_paused", .equal, 1).all().map { try $0.decodeUUID("id") })
     }
@@ -113,6 +123,10 @@ struct SQLTenantRepository: TenantRepository {
         }
         tenant.escalationPaused = try row.decode(column: "escalation_paused", as: Int.self) != 0
         tenant.webhooksPaused = try row.decode(column: "webhooks_paused", as: Int.self) != 0
+        tenant.limits = try row.decode(column: "limits", as: String?.self).map {
+            try StoredJSON.decode(TenantLimits.self, $0, column: "tenants.limits")
+        }
+        tenant.panic = try row.decode(column: "panic", as: String?.self).map { try StoredJSON.decode(PanicState.self, $0, column: "tenants.panic") }
         return tenant
     }
 }

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+
+/// `warden limits show|set`: a tenant's rate limits.
+struct Limits: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show or set a tenant's rate limits (token buckets per tenant, agent and tool).", subcommands: [Show.self, Set.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The limits in force.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+
+        func run() async throws {
+            client.print(try await client.call("GET", "/v1/tenants/\(tenant)/limits"), columns: [])
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace the limits (operator, admin; audited). Each limit is RATE[/BURST] in requests a second; give none to remove them all.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Option(name: .customLong("tenant-limit"), help: "The whole tenant, e.g. 200/400.") var tenantLimit: String?
+        @Option(help: "Every agent, unless --agent-limit names it, e.g. 10/20.") var agent: String?
+        @Option(name: .customLong("agent-limit"), help: "One agent: NAME=RATE[/BURST] (repeatable).") var agentLimits: [String] = []
+        @Option(help: "Every tool, unless --tool-limit names it.") var tool: String?
+        @Option(name: .customLong("tool-limit"), help: "One tool: NAME=RATE[/BURST] (repeatable).") var toolLimits: [String] = []
+        @Option(help: "Why (required).") var reason: String
+
+        func run() async throws {
+            var body: [String: Any] = ["reason": reason]
+            if let tenantLimit { body["tenant"] = try Self.limit(tenantLimit) }
+            if let agent { body["agent"] = try Self.limit(agent) }
+            if let tool { body["tool"] = try Self.limit(tool) }
+            if !agentLimits.isEmpty { body["agents"] = try Self.named(agentLimits) }
+            if !toolLimits.isEmpty { body["tools"] = try Self.named(toolLimits) }
+            client.print(try await client.call("PUT", "/v1/tenants/\(tenant)/limits", body: body), columns: [])
+        }
+
+        static func limit(_ text: String) throws -> [String: Double] {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), let rate = Double(parts[0]) else {
+                throw CLIError("a limit is RATE or RATE/BURST, e.g. 10/20 (got '\(text)')")
+            }
+            guard parts.count == 2 else { return ["rate": rate] }
+            guard let burst = Double(parts[1]) else { throw CLIError("a limit is RATE or RATE/BURST, e.g. 10/20 (got '\(text)')") }
+            return ["rate": rate, "burst": burst]
+        }
+
+        static func named(_ entries: [String]) throws -> [String: [String: Double]] {
+            var result: [String: [String: Double]] = [:]
+            for entry in entries {
+                guard let equals = entry.firstIndex(of: "=") else { throw CLIError("expected NAME=RATE[/BURST] (got '\(entry)')") }
+                result[String(entry[..<equals])] = try limit(String(entry[entry.index(after: equals)...]))
+            }
+            return result
+        }
+    }
+}
+
+/// `warden panic enable|disable|status`: deny every decision of a tenant at once.
+struct Panic: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Panic mode: deny every decision of a tenant (tenant_panic) until disabled or expired.",
+        subcommands: [Enable.self, Disable.self, Status.self])
+
+    static let columns = ["enabled", "since", "until", "reason", "by"]
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Switch panic mode on (operator, admin; audited).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Option(help: "Why (required).") var reason: String
+        @Option(help: "End by itself after this many seconds.") var expiresIn: Int?
+
+        func run() async throws {
+            var body: [String: Any] = ["enabled": true, "reason": reason]
+            if let expiresIn { body["expires_in"] = expiresIn }
+            client.print(try await client.call("POST", "/v1/tenants/\(tenant)/panic", body: body), columns: Panic.columns)
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Switch panic mode off (operator, admin; audited).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Option(help: "Why (required).") var reason: String
+
+        func run() async throws {
+            client.print(
+                try await client.call("POST", "/v1/tenants/\(tenant)/panic", body: ["enabled": false, "reason": reason]), columns: Panic.columns)
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Whether panic mode is on.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+
+        func run() async throws {
+            client.print(try await client.call("GET", "/v1/tenants/\(tenant)/panic"), columns: Panic.columns)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WardenCore
+
+@testable import WardenServer
+
+/// Rate limits (429 with Retry-After, a logged `rate_limited` deny, the metric), panic mode and
+/// cancelled runs: guardrails checked before any policy.
+@Suite struct GuardrailTests {
+    static func operatorKey(_ client: some TestClientProtocol, tenant: String = "acme") async throws -> String {
+        try #require(
+            try await client.send(.post, "/v1/api-keys", json: #"{"name":"op","role":"operator","tenant":"\#(tenant)"}"#).object()["key"] as? String)
+    }
+
+    @Test(arguments: Backend.available)
+    func rateLimitsThrottleOneAgentAndLeaveOthersAlone(_ backend: Backend) async throws {
+        let clock = AdjustableClock()
+        let dependencies = ApplicationDependencies(clock: clock, announceGeneratedKey: { _ in })
+        try await TestApp.run(backend, dependencies: dependencies) { client in
+            let demo = try await Demo.setUp(client)
+            _ = try await client.send(.post, "/v1/tenants/acme/agents", json: #"{"agent_id":"other","roles":[]}"#)
+            let op = try await Self.operatorKey(client)
+            let approver = try await WebhookTests.approver(client)
+            let body = #"{"agent":{"rate":0.5,"burst":2},"agents":{"other":{"rate":100,"burst":100}},"reason":"runaway bot"}"#
+            #expect(try await client.send(.put, "/v1/tenants/acme/limits", token: approver, json: body).status == .forbidden)
+            #expect(
+                try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: #"{"agent":{"rate":0},"reason":"x"}"#).errorCode()
+                    == "invalid_field")
+            #expect(
+                try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: #"{"agents":{"bot":5},"reason":"x"}"#).errorCode()
+                    == "invalid_field")
+            #expect(
+                try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: #"{"bogus":{},"reason":"x"}"#).errorCode() == "invalid_field")
+            #expect(try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: #"{"agent":{"rate":1}}"#).errorCode() == "missing_field")
+            let set = try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: body)
+            #expect(set.status == .ok, "\(set.text)")
+            #expect(((try set.object()["agent"] as? [String: Any])?["burst"] as? Double) == 2)
+
+            // The burst of two, then 429 with Retry-After, a logged deny and the metric.
+            let before = SharedMetrics.value(of: "warden_rate_limit_hits_total", labels: #"tenant="acme""#)
+            #expect(try await demo.decide(client).status == .ok)
+            #expect(try await demo.decide(client).status == .ok)
+            let limited = try await demo.decide(client)
+            #expect(limited.status == .tooManyRequests, "\(limited.text)")
+            let retryAfter = try #require(limited.headers[.retryAfter].flatMap { Int($0) })
+            #expect(retryAfter >= 1 && retryAfter <= 2, "one token at 0.5/s: at most 2 s")
+            #expect(try limited.decision() == ("deny", ["rate_limited"]))
+            let decisionID = try #require(try limited.object()["decision_id"] as? String)
+            #expect(try await client.send(.get, "/v1/tenants/acme/decisions/\(decisionID)").object()["effect"] as? String == "deny")
+            #expect(SharedMetrics.value(of: "warden_rate_limit_hits_total", labels: #"tenant="acme""#) == before + 1)
+            // Another agent of the tenant is not slowed by it; an API key deciding for it neither.
+            let other = try await client.send(
+                .post, "/v1/decide", json: #"{"tenant":"acme","agent":"other","tool":"refund","action":"create","input":{}}"#)
+            #expect(other.status == .ok, "\(other.text)")
+            // Two seconds later the bucket holds a token again.
+            clock.advance(2.1)
+            #expect(try await demo.decide(client).status == .ok)
+            #expect(try await demo.decide(client).status == .tooManyRequests)
+
+            // A tenant-wide bucket and a tool's bucket count every agent.
+            let shared = #"{"tool":{"rate":0.1,"burst":1},"reason":"tool budget"}"#
+            #expect(try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: shared).status == .ok)
+            let bot = try await demo.decide(client)
+            #expect(bot.status == .ok, "the agent's own limit is gone with the replaced set: \(bot.text)")
+            let second = try await client.send(
+                .post, "/v1/decide", json: #"{"tenant":"acme","agent":"other","tool":"refund","action":"create","input":{}}"#)
+            #expect(second.status == .tooManyRequests, "the tool's one token was spent by the other agent")
+            // Removing the limits; audited each time.
+            #expect(try await client.send(.put, "/v1/tenants/acme/limits", token: op, json: #"{"reason":"calm"}"#).status == .ok)
+            let limits = try await client.send(.get, "/v1/tenants/acme/limits", token: approver).object()
+            #expect(limits["tool"] is NSNull && (limits["agents"] as? [String: Any])?.isEmpty == true)
+            #expect(try await client.send(.get, "/v1/tenants/acme").object()["limits"] == nil)
+            let audit = try await client.send(.get, "/v1/tenants/acme/audit-events?action=tenant.limits_updated").array("items")
+            #expect(audit.count == 3)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func panicModeDeniesEverythingUntilOffOrExpired(_ backend: Backend) async throws {
+        let clock = AdjustableClock()
+        let dependencies = ApplicationDependencies(clock: clock, announceGeneratedKey: { _ in })
+        try await TestApp.run(backend, dependencies: dependencies, mode: .live) { client in
+            let demo = try await Demo.setUp(client)
+            let op = try await Self.operatorKey(client)
+            let port = try #require(client.port)
+            let stream = try await EventStreamReader.open(port: port, token: demo.token, lastEventID: 1)
+            #expect(try await client.send(.post, "/v1/tenants/acme/panic", token: op, json: #"{"enabled":true}"#).errorCode() == "missing_field")
+            #expect(
+                try await client.send(.post, "/v1/tenants/acme/panic", token: demo.token, json: #"{"enabled":true,"reason":"x"}"#).status
+                    == .forbidden)
+            let on = try await client.send(.post, "/v1/tenants/acme/panic", token: op, json: #"{"enabled":true,"reason":"INC-9: exfiltration"}"#)
+            #expect(on.status == .ok, "\(on.text)")
+            #expect(try on.object()["enabled"] as? Bool == true)
+            let event = try await stream.next(event: "tenant.panic_enabled")
+            #expect(event.data.contains("INC-9"))
+            await stream.close()
+            #expect(try await demo.decide(client).decision() == ("deny", ["tenant_panic"]))
+            #expect(try await client.send(.get, "/v1/tenants/acme").object()["panic"] as? [String: Any] != nil)
+
+            #expect(try await client.send(.post, "/v1/tenants/acme/panic", token: op, json: #"{"enabled":false,"reason":"contained"}"#).status == .ok)
+            #expect(try await demo.decide(client).decision().0 == "allow")
+            #expect(
+                try await client.send(.post, "/v1/tenants/acme/panic", token: op, json: #"{"enabled":false,"reason":"again"}"#).errorCode()
+                    == "panic_not_enabled")
+
+            // With an expiry it ends by itself.
+            let timed = try await client.send(
+                .post, "/v1/tenants/acme/panic", token: op, json: #"{"enabled":true,"reason":"drill","expires_in":60}"#)
+            #expect(try timed.object()["until"] as? String != nil)
+            #expect(try await demo.decide(client).decision().1 == ["tenant_panic"])
+            clock.advance(61)
+            #expect(try await demo.decide(client).decision().0 == "allow")
+            #expect(try await client.send(.get, "/v1/tenants/acme/panic").object()["enabled"] as? Bool == false)
+            #expect(
+                try await client.send(.post, "/v1/tenants/acme/panic", token: op, json: #"{"enabled":true,"reason":"x","expires_in":0}"#)
+                    .errorCode() == "invalid_field")
+            let audit = try await client.send(.get, "/v1/tenants/acme/audit-events").array("items").compactMap { $0["action"] as? String }
+            #expect(audit.filter { $0.hasPrefix("tenant.panic_") }.count == 3, "\(audit)")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aCancelledRunsLaterDecisionsAreDenied(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            func run() async throws -> String {
+                try #require(
+                    try await client.send(.post, "/v1/tenants/acme/runs", token: demo.token, json: #"{"goal":"g"}"#).object()["id"] as? String)
+            }
+            let (cancelled, other) = (try await run(), try await run())
+            #expect(try await demo.decide(client, extra: #","run_id":"\#(cancelled)""#).decision().0 == "allow")
+            #expect(try await client.send(.post, "/v1/tenants/acme/runs/\(cancelled)/cancel", json: #"{"reason":"runaway"}"#).status == .ok)
+            #expect(try await demo.decide(client, extra: #","run_id":"\#(cancelled)""#).decision() == ("deny", ["run_cancelled"]))
+            #expect(try await demo.decide(client, extra: #","run_id":"\#(cancelled.uppercased())""#).decision().1 == ["run_cancelled"])
+            #expect(try await demo.decide(client, extra: #","run_id":"\#(other)""#).decision().0 == "allow")
+            // A completed run is not a cancelled one.
+            #expect(try await client.send(.post, "/v1/tenants/acme/runs/\(other)/complete", token: demo.token).status == .ok)
+            #expect(try await demo.decide(client, extra: #","run_id":"\#(other)""#).decision().0 == "allow")
+        }
+    }
+}
