@@ -49,4 +49,15 @@ import Testing
         // 1_800_000_000_000 ms = 0x01A3185C5000.
         #expect(texts.first!.hasPrefix("01a3185c-5000-7"), "48-bit milliseconds prefix: \(texts.first!)")
     }
+
+    /// Canonical text is a fixed point: parsed and written again it is the same text, doubles
+    /// included (a whole-number double is written as an integer), so digests of bodies hold when an
+    /// export or a provenance manifest carries them as JSON.
+    @Test(arguments: [4.0, -0.0, 2.5, 1e300, 0.1, -7.0, 123_456_789.0])
+    func canonicalTextOfDoublesReadsBackAsTheSameText(_ number: Double) throws {
+        let value = JSONValue.object(["cost": .double(number), "list": .array([.double(number)])])
+        let text = value.canonicalText
+        let again = try #require(JSONValue.parse(text)).canonicalText
+        #expect(again == text, "\(number): \(text) became \(again)")
+    }
 }

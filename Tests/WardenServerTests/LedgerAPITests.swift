@@ -159,7 +159,7 @@ import WardenCore
             let decided = try await client.send(
                 .post, "/v1/decide", token: demo.token,
                 json: #"""
-                    {"tool":"refund","action":"create","input":{"order":42,"api_key":"sk-live-77","customer":{"email":"ann@example.com"}},
+                    {"tool":"refund","action":"create","cost":4,"input":{"order":42,"api_key":"sk-live-77","customer":{"email":"ann@example.com"}},
                      "labels":{"input.api_key":"secret","input.customer.email":"pii"}}
                     """#)
             #expect(decided.status == .ok, "\(decided.text)")

@@ -66,8 +66,13 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .int(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value):
-            if value.isFinite {
-                // Swift prints the shortest text that reads back as the same double; integral values get ".0".
+            if value.isFinite, value == value.rounded(), value >= -9_223_372_036_854_775_808.0, value < 9_223_372_036_854_775_808.0 {
+                // A whole number is written as one ("4", not "4.0"): parsing reads it back as an integer,
+                // so canonical text read and written again is the same text, and a body's digest holds
+                // after an export or a manifest carries it as JSON.
+                out.append(contentsOf: String(Int64(value)).utf8)
+            } else if value.isFinite {
+                // Swift prints the shortest text that reads back as the same double.
                 out.append(contentsOf: value.description.utf8)
             } else {
                 out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
