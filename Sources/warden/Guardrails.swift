@@ -18,7 +18,9 @@ struct Limits: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replace the limits (operator, admin; audited). Each limit is RATE[/BURST] in requests a second; give none to remove them all.")
+            abstract:
+                "Replace the limits and budgets (operator, admin; audited). Each limit is RATE[/BURST] in requests a second; give none to remove them all."
+        )
         @OptionGroup var client: ClientOptions
         @Argument(help: "Tenant slug.") var tenant: String
         @Option(name: .customLong("tenant-limit"), help: "The whole tenant, e.g. 200/400.") var tenantLimit: String?
@@ -26,10 +28,27 @@ struct Limits: AsyncParsableCommand {
         @Option(name: .customLong("agent-limit"), help: "One agent: NAME=RATE[/BURST] (repeatable).") var agentLimits: [String] = []
         @Option(help: "Every tool, unless --tool-limit names it.") var tool: String?
         @Option(name: .customLong("tool-limit"), help: "One tool: NAME=RATE[/BURST] (repeatable).") var toolLimits: [String] = []
+        @Option(help: "The tenant's cost budget per UTC day.") var tenantDailyBudget: Double?
+        @Option(help: "Every agent's cost budget per UTC day, unless --agent-budget names it.") var agentDailyBudget: Double?
+        @Option(name: .customLong("agent-budget"), help: "One agent's daily budget: NAME=COST (repeatable).") var agentBudgets: [String] = []
         @Option(help: "Why (required).") var reason: String
 
         func run() async throws {
             var body: [String: Any] = ["reason": reason]
+            if tenantDailyBudget != nil || agentDailyBudget != nil || !agentBudgets.isEmpty {
+                var budget: [String: Any] = [:]
+                if let tenantDailyBudget { budget["tenant_daily"] = tenantDailyBudget }
+                if let agentDailyBudget { budget["agent_daily"] = agentDailyBudget }
+                var agents: [String: Double] = [:]
+                for entry in agentBudgets {
+                    guard let equals = entry.firstIndex(of: "="), let cost = Double(entry[entry.index(after: equals)...]) else {
+                        throw CLIError("expected NAME=COST (got '\(entry)')")
+                    }
+                    agents[String(entry[..<equals])] = cost
+                }
+                if !agents.isEmpty { budget["agents"] = agents }
+                body["budget"] = budget
+            }
             if let tenantLimit { body["tenant"] = try Self.limit(tenantLimit) }
             if let agent { body["agent"] = try Self.limit(agent) }
             if let tool { body["tool"] = try Self.limit(tool) }

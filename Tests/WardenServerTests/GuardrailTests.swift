@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import Synchronization
 import Testing
 import WardenCore
 
@@ -139,6 +141,52 @@ import WardenCore
             // A completed run is not a cancelled one.
             #expect(try await client.send(.post, "/v1/tenants/acme/runs/\(other)/complete", token: demo.token).status == .ok)
             #expect(try await demo.decide(client, extra: #","run_id":"\#(other)""#).decision().0 == "allow")
+        }
+    }
+
+    /// Daily cost budgets per tenant and per agent: a decision whose cost would overrun one is denied
+    /// (`budget_exceeded`, counted); denied decisions spend nothing; a restarted server starts from
+    /// what the decision log says was spent today.
+    @Test(arguments: Backend.available)
+    func budgetsDenyWhatWouldOverrunThem(_ backend: Backend) async throws {
+        let box = ProvenanceTests.URLBox()
+        let capture: (inout WardenConfiguration) -> Void = { configuration in box.url.withLock { $0 = configuration.databaseURL } }
+        try await TestApp.run(backend, configure: capture) { client in
+            let demo = try await Demo.setUp(client)
+            _ = try await client.send(.post, "/v1/tenants/acme/agents", json: #"{"agent_id":"other","roles":[]}"#)
+            #expect(
+                try await client.send(.put, "/v1/tenants/acme/limits", json: #"{"budget":{"tenant_daily":-1},"reason":"x"}"#).errorCode()
+                    == "invalid_field")
+            let set = try await client.send(
+                .put, "/v1/tenants/acme/limits", json: #"{"budget":{"tenant_daily":10,"agent_daily":4,"agents":{"other":100}},"reason":"cost cap"}"#)
+            #expect(set.status == .ok, "\(set.text)")
+            func decide(_ agent: String, cost: Double) async throws -> (String, [String]) {
+                try await client.send(
+                    .post, "/v1/decide", json: #"{"tenant":"acme","agent":"\#(agent)","tool":"refund","action":"create","input":{},"cost":\#(cost)}"#
+                ).decision()
+            }
+            let before = SharedMetrics.value(of: "warden_budget_rejections_total", labels: #"tenant="acme""#)
+            #expect(try await decide("bot", cost: 3).0 == "allow")
+            #expect(try await decide("bot", cost: 2) == ("deny", ["budget_exceeded"]), "3 + 2 is over the agent's 4")
+            #expect(try await decide("bot", cost: 1).0 == "allow", "exactly 4: within")
+            #expect(try await decide("other", cost: 5).0 == "allow", "its own 100; the tenant is at 9")
+            #expect(try await decide("other", cost: 2).1 == ["budget_exceeded"], "the tenant's 10")
+            #expect(try await decide("other", cost: 1).0 == "allow")
+            #expect(SharedMetrics.value(of: "warden_budget_rejections_total", labels: #"tenant="acme""#) == before + 2)
+            _ = demo
+
+            // A second server on the same database starts from today's spend in the decision log.
+            let captured = box.url.withLock { $0 }
+            let url = try #require(captured)
+            var logger = Logger(label: "warden.test.second")
+            logger.logLevel = .warning
+            let second = try await buildApplication(
+                TestApp.configuration(databaseURL: url), logger: logger, dependencies: ApplicationDependencies(announceGeneratedKey: { _ in }))
+            try await second.test(.router) { restarted in
+                let answer = try await restarted.send(
+                    .post, "/v1/decide", json: #"{"tenant":"acme","agent":"other","tool":"refund","action":"create","input":{},"cost":0.5}"#)
+                #expect(try answer.decision() == ("deny", ["budget_exceeded"]), "the tenant spent 10 today")
+            }
         }
     }
 }

@@ -41,6 +41,8 @@ public enum DecisionReason {
     public static let runCancelled = "run_cancelled"
     /// A rate limit of the tenant, the agent or the tool is exhausted (HTTP 429 with `Retry-After`).
     public static let rateLimited = "rate_limited"
+    /// The decision's cost would take the tenant or the agent over its daily budget.
+    public static let budgetExceeded = "budget_exceeded"
 }
 
 /// The durable record of one decision.

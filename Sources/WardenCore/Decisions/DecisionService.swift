@@ -14,6 +14,8 @@ public struct DecisionService: Sendable {
     let secrets: WebhookSecrets
     /// The tenants' rate limits, in memory (per replica).
     let limiter = RateLimiter()
+    /// Today's spend per tenant and agent, for budgets (per replica).
+    public let spend = SpendTracker()
     private let counters: [Effect: Counter]
     private let capabilityViolations: Counter
     private let duration: Metrics.Timer
@@ -65,6 +67,9 @@ public struct DecisionService: Sendable {
         record.labels = request.labels
         record.retryAfter = outcome.retryAfter
         try await log.append(record)
+        if let cost = record.cost, cost > 0, record.effect != .deny {
+            spend.add(cost, tenantID: tenantID, agentID: agentID, day: SpendTracker.day(now))
+        }
         counters[outcome.effect]?.increment()
         if outcome.isCapabilityViolation { capabilityViolations.increment() }
         duration.recordNanoseconds(Int64(clamping: (ContinuousClock.now - start).nanoseconds))
@@ -73,6 +78,24 @@ public struct DecisionService: Sendable {
 }
 
 extension DecisionService {
+    /// Seeds today's spend of every tenant and agent from the decision log, before the server serves
+    /// (budgets count what this replica decides from then on).
+    public func seedSpend(store: any Store) async throws {
+        let now = clock.now()
+        let day = SpendTracker.day(now)
+        let midnight = Date(timeIntervalSince1970: Double(day) * 86_400)
+        var page = PageRequest(limit: PageRequest.maximumLimit)
+        while true {
+            let result = try await store.read { [page] in try await $0.tenants.list(page) }
+            for tenant in result.items {
+                let spent = try await store.read { try await $0.decisions.spend(tenantID: tenant.id, since: midnight) }
+                for (agentID, cost) in spent where cost > 0 { spend.add(cost, tenantID: tenant.id, agentID: agentID, day: day) }
+            }
+            guard let next = result.nextCursor else { return }
+            page = PageRequest(limit: PageRequest.maximumLimit, after: try Cursor.decode(next))
+        }
+    }
+
     /// The input as the record keeps it: `secret` values replaced by keyed fingerprints.
     func storedInput(_ request: DecisionRequest, tenantID: UUID) -> String {
         let secrets = self.secrets
@@ -106,6 +129,12 @@ extension DecisionService {
             var outcome = DecisionOutcome(effect: .deny, reasons: [DecisionReason.rateLimited])
             outcome.retryAfter = wait
             return outcome
+        }
+        if limit, let budget = snapshot.tenant.limits?.budget, let cost = request.cost,
+            spend.exceeded(budget, cost: cost, tenantID: tenantID, agentID: agentID, day: SpendTracker.day(now)) != nil
+        {
+            spend.countRejection(snapshot.tenant)
+            return DecisionOutcome(effect: .deny, reasons: [DecisionReason.budgetExceeded])
         }
         let bypassed = bypass.isActive
         let verdict = bypassed ? nil : await snapshot.externalVerdict(request, agent: agent, now: now, client: external)

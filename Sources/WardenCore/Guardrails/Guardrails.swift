@@ -21,11 +21,34 @@ public struct TenantLimits: Sendable, Equatable, Codable {
     public var agents: [String: RateLimit]
     public var tool: RateLimit?
     public var tools: [String: RateLimit]
+    /// Cost budgets per UTC day: the sum of the `cost` of decisions not denied.
+    public var budget: Budget?
+
+    public struct Budget: Sendable, Equatable, Codable {
+        public var tenantDaily: Double?
+        public var agentDaily: Double?
+        public var agents: [String: Double]
+
+        enum CodingKeys: String, CodingKey {
+            case tenantDaily = "tenant_daily"
+            case agentDaily = "agent_daily"
+            case agents
+        }
+
+        public init(tenantDaily: Double? = nil, agentDaily: Double? = nil, agents: [String: Double] = [:]) {
+            self.tenantDaily = tenantDaily
+            self.agentDaily = agentDaily
+            self.agents = agents
+        }
+
+        public var isEmpty: Bool { tenantDaily == nil && agentDaily == nil && agents.isEmpty }
+    }
 
     public init(
         tenant: RateLimit? = nil, agent: RateLimit? = nil, agents: [String: RateLimit] = [:], tool: RateLimit? = nil,
-        tools: [String: RateLimit] = [:]
+        tools: [String: RateLimit] = [:], budget: Budget? = nil
     ) {
+        self.budget = budget
         self.tenant = tenant
         self.agent = agent
         self.agents = agents
@@ -33,15 +56,15 @@ public struct TenantLimits: Sendable, Equatable, Codable {
         self.tools = tools
     }
 
-    public var isEmpty: Bool { tenant == nil && agent == nil && agents.isEmpty && tool == nil && tools.isEmpty }
+    public var isEmpty: Bool { tenant == nil && agent == nil && agents.isEmpty && tool == nil && tools.isEmpty && (budget?.isEmpty ?? true) }
 
     /// `{tenant?, agent?, agents?: {id: limit}, tool?, tools?: {name: limit}}`, each limit
     /// `{rate, burst?}` (requests a second; burst defaults to the rate, at least 1).
     public static func parse(_ value: JSONValue) throws(WardenError) -> TenantLimits {
         guard case .object(let fields) = value else { throw WardenError(.invalidField, "limits must be an object") }
-        let known: Set<String> = ["tenant", "agent", "agents", "tool", "tools"]
+        let known: Set<String> = ["tenant", "agent", "agents", "tool", "tools", "budget"]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw WardenError(.invalidField, "limits has no field '\(unknown)' (it takes tenant, agent, agents, tool, tools)")
+            throw WardenError(.invalidField, "limits has no field '\(unknown)' (it takes tenant, agent, agents, tool, tools, budget)")
         }
         func limit(_ value: JSONValue?, _ field: String) throws(WardenError) -> RateLimit? {
             guard let value, value != .null else { return nil }
@@ -71,9 +94,39 @@ public struct TenantLimits: Sendable, Equatable, Codable {
             }
             return result
         }
+        func amount(_ value: JSONValue?, _ field: String) throws(WardenError) -> Double? {
+            guard let value, value != .null else { return nil }
+            guard let amount = value.number, amount.isFinite, amount >= 0 else {
+                throw WardenError(.invalidField, "\(field) must be a cost of 0 or more")
+            }
+            return amount
+        }
+        var budget: Budget?
+        if let value = fields["budget"], value != .null {
+            guard case .object(let parts) = value else {
+                throw WardenError(.invalidField, "budget must be {\"tenant_daily\": cost, \"agent_daily\": cost, \"agents\": {id: cost}}")
+            }
+            if let unknown = parts.keys.sorted().first(where: { !["tenant_daily", "agent_daily", "agents"].contains($0) }) {
+                throw WardenError(.invalidField, "budget has no field '\(unknown)' (it takes tenant_daily, agent_daily, agents)")
+            }
+            var agents: [String: Double] = [:]
+            if let named = parts["agents"], named != .null {
+                guard case .object(let entries) = named, entries.count <= 1000 else {
+                    throw WardenError(.invalidField, "budget.agents must be an object of at most 1000 agent ids to costs")
+                }
+                for (name, entry) in entries {
+                    try Tool.validate(identifier: name, field: "budget.agents name")
+                    agents[name] = try amount(entry, "budget.agents.\(name)")
+                }
+            }
+            budget = Budget(
+                tenantDaily: try amount(parts["tenant_daily"], "budget.tenant_daily"),
+                agentDaily: try amount(parts["agent_daily"], "budget.agent_daily"),
+                agents: agents)
+        }
         return TenantLimits(
             tenant: try limit(fields["tenant"], "tenant"), agent: try limit(fields["agent"], "agent"), agents: try named(fields["agents"], "agents"),
-            tool: try limit(fields["tool"], "tool"), tools: try named(fields["tools"], "tools"))
+            tool: try limit(fields["tool"], "tool"), tools: try named(fields["tools"], "tools"), budget: budget?.isEmpty == true ? nil : budget)
     }
 
     public var json: JSONValue {
@@ -83,6 +136,13 @@ public struct TenantLimits: Sendable, Equatable, Codable {
         return .object([
             "tenant": render(tenant), "agent": render(agent), "agents": .object(agents.mapValues { render($0) }), "tool": render(tool),
             "tools": .object(tools.mapValues { render($0) }),
+            "budget": budget.map { budget in
+                .object([
+                    "tenant_daily": budget.tenantDaily.map(JSONValue.double) ?? .null,
+                    "agent_daily": budget.agentDaily.map(JSONValue.double) ?? .null,
+                    "agents": .object(budget.agents.mapValues(JSONValue.double)),
+                ])
+            } ?? .null,
         ])
     }
 }
@@ -157,6 +217,64 @@ public final class RateLimiter: Sendable {
         if let limit = limits.agents[agentID] ?? limits.agent { checks.append(("a|\(tenant)|\(agentID)", limit)) }
         if let limit = limits.tools[tool] ?? limits.tool { checks.append(("o|\(tenant)|\(tool)", limit)) }
         return checks
+    }
+}
+
+/// Each tenant's and agent's spend of the current UTC day, in memory (per replica): seeded from the
+/// decision log when the server starts, counted as decisions are recorded, reset when the day turns.
+public final class SpendTracker: Sendable {
+    struct Day {
+        var day: Int
+        var spent: Double
+    }
+    private let spent = Mutex<[String: Day]>([:])
+    private let rejections = Mutex<[UUID: Counter]>([:])
+
+    public init() {}
+
+    public static func day(_ date: Date) -> Int { Int((date.timeIntervalSince1970 / 86_400).rounded(.down)) }
+
+    static func key(tenantID: UUID, agentID: String?) -> String {
+        agentID.map { "\(tenantID.uuidString)|\($0)" } ?? tenantID.uuidString
+    }
+
+    public func spent(tenantID: UUID, agentID: String?, day: Int) -> Double {
+        spent.withLock { spent in
+            guard let entry = spent[Self.key(tenantID: tenantID, agentID: agentID)], entry.day == day else { return 0 }
+            return entry.spent
+        }
+    }
+
+    /// Adds a recorded decision's cost to its tenant and agent.
+    public func add(_ cost: Double, tenantID: UUID, agentID: String, day: Int) {
+        spent.withLock { spent in
+            for key in [Self.key(tenantID: tenantID, agentID: nil), Self.key(tenantID: tenantID, agentID: agentID)] {
+                var entry = spent[key] ?? Day(day: day, spent: 0)
+                if entry.day != day { entry = Day(day: day, spent: 0) }
+                entry.spent += cost
+                spent[key] = entry
+            }
+        }
+    }
+
+    /// The first budget the cost would overrun: `nil` when within every budget.
+    public func exceeded(_ budget: TenantLimits.Budget, cost: Double, tenantID: UUID, agentID: String, day: Int) -> String? {
+        if let limit = budget.tenantDaily, spent(tenantID: tenantID, agentID: nil, day: day) + cost > limit { return "tenant" }
+        if let limit = budget.agents[agentID] ?? budget.agentDaily, spent(tenantID: tenantID, agentID: agentID, day: day) + cost > limit {
+            return "agent"
+        }
+        return nil
+    }
+
+    /// `warden_budget_rejections_total{tenant}`.
+    public func countRejection(_ tenant: Tenant) {
+        let counter = rejections.withLock { counters in
+            if let counter = counters[tenant.id] { return counter }
+            let counter = Counter(label: "warden_budget_rejections_total", dimensions: [("tenant", tenant.slug)])
+            counters[tenant.id] = counter
+            return counter
+        }
+        counter.increment()
     }
 }
 

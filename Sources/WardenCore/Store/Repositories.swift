@@ -60,6 +60,8 @@ public protocol EventRepository: Sendable {
 }
 
 public protocol DecisionRepository: Sendable {
+    /// The cost of the tenant's decisions not denied since `since`, per agent (for daily budgets).
+    func spend(tenantID: UUID, since: Date) async throws -> [String: Double]
     /// Inserts the records; a record whose id already exists is skipped, so a retried batch never logs twice.
     func insert(_ records: [DecisionRecord]) async throws
     /// The same, with each record's ledger item already built (`ledger[i]` is `records[i]`'s), so

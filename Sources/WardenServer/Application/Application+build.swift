@@ -88,6 +88,7 @@ public func buildApplication(
         let invoker = HTTPToolInvoker(client: .shared, secrets: secrets, clock: dependencies.clock)
         let decisions = DecisionService(
             snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass, secrets: secrets)
+        try await decisions.seedSpend(store: store)
         let ledger = LedgerService(
             store: store, clock: dependencies.clock, signer: ledgerSigner, configuredKey: configuration.ledgerSigningKey != nil)
         let services = DecisionPathServices(

@@ -42,6 +42,20 @@ struct SQLDecisionRepository: DecisionRepository {
         }
     }
 
+    func spend(tenantID: UUID, since: Date) async throws -> [String: Double] {
+        let rows = try await db.raw(
+            """
+            SELECT agent_id, SUM(cost) AS spent FROM decisions
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND created_at >= \(bind: Timestamp.format(since))
+              AND effect <> 'deny' AND cost IS NOT NULL
+            GROUP BY agent_id
+            """
+        ).all()
+        var spend: [String: Double] = [:]
+        for row in rows { spend[try row.decode(column: "agent_id", as: String.self)] = try row.decode(column: "spent", as: Double?.self) ?? 0 }
+        return spend
+    }
+
     func find(tenantID: UUID, id: UUID) async throws -> DecisionRecord? {
         try await db.select().columns(Self.columns).from("decisions")
             .where("tenant_id", .equal, tenantID.uuidString.lowercased()).where("id", .equal, id.uuidString.lowercased())
