@@ -9,8 +9,8 @@ import Synchronization
 /// `warden loadtest approvals`: the approvals runbook's load test, against a running server.
 struct LoadTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "loadtest", abstract: "Load tests: approvals against a running server; the ledger against a database.",
-        subcommands: [ApprovalsLoad.self, LedgerLoad.self])
+        commandName: "loadtest", abstract: "Load tests: approvals and tenant isolation against a running server; the ledger against a database.",
+        subcommands: [ApprovalsLoad.self, LedgerLoad.self, IsolationLoad.self])
 
     /// Each request opens an approval (`POST …/approvals` with an Idempotency-Key), reads it back
     /// (`GET …/approvals/{id}`) and has an approver approve it (`POST …/{id}/approve`): three calls, by

@@ -189,4 +189,42 @@ import WardenCore
             }
         }
     }
+
+    /// Isolation: one agent of tenant A sends 300 decisions at once with no backoff and is throttled
+    /// by its limit, while tenant B's decisions sent at the same time are all allowed.
+    @Test(arguments: Backend.available)
+    func aRunawayAgentIsThrottledWhileAnotherTenantIsNot(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            _ = try await client.send(.post, "/v1/tenants", json: #"{"slug":"beta","default_effect":"allow"}"#)
+            _ = try await client.send(.post, "/v1/tenants/beta/agents", json: #"{"agent_id":"calm","roles":[]}"#)
+            _ = try await client.send(.post, "/v1/tenants/beta/tools", json: #"{"name":"search","risk":"low","capabilities":["query"]}"#)
+            let calm = try #require(
+                try await client.send(.post, "/v1/tenants/beta/agents/calm/tokens", json: #"{"ttl_seconds":600}"#).object()["token"] as? String)
+            #expect(
+                try await client.send(.put, "/v1/tenants/acme/limits", json: #"{"agent":{"rate":20,"burst":20},"reason":"runaway"}"#).status == .ok)
+            let (runaway, quiet) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for index in 0..<330 {
+                    if index % 11 == 10 {
+                        group.addTask {
+                            let answer = try await client.send(
+                                .post, "/v1/decide", token: calm, json: #"{"tool":"search","action":"query","input":{}}"#)
+                            return (1, answer.status == .ok && (try? answer.decision().0) == "allow" ? 1 : 0)
+                        }
+                    } else {
+                        group.addTask {
+                            let answer = try await demo.decide(client)
+                            return (0, answer.status == .tooManyRequests ? 1 : 0)
+                        }
+                    }
+                }
+                var runaway = 0
+                var quiet = 0
+                for try await (who, hit) in group { if who == 0 { runaway += hit } else { quiet += hit } }
+                return (runaway, quiet)
+            }
+            #expect(runaway >= 200, "the burst of 20 and what refills at 20/s meanwhile pass, the rest is throttled: \(runaway)")
+            #expect(quiet == 30, "every one of tenant B's 30 decisions allowed")
+        }
+    }
 }
