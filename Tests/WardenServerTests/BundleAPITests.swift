@@ -138,7 +138,8 @@ func jsonString(_ text: String) -> String {
             let noMatch = try await client.send(
                 .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"order":7}}"#)
             #expect(try noMatch.decision() == ("deny", ["no_match"]))
-            // A runtime error denies (fail closed) with policy_error.
+            // A runtime error denies (fail closed) with policy_error, counted.
+            let errorsBefore = SharedMetrics.value(of: "warden_policy_errors_total", labels: #"tenant="acme""#)
             let failing = try await client.send(
                 .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"order":42,"zero":0}}"#)
             #expect(try failing.decision() == ("deny", ["policy_error"]))
@@ -146,6 +147,8 @@ func jsonString(_ text: String) -> String {
             let wrongType = try await client.send(
                 .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"order":42,"zero":2}}"#)
             #expect(try wrongType.decision() == ("deny", ["policy_error"]))
+            // At least these two (tests running at the same time share the process's metrics and slug).
+            #expect(SharedMetrics.value(of: "warden_policy_errors_total", labels: #"tenant="acme""#) >= errorsBefore + 2)
             // Enforcement mode: a deny answers 403 with the same body.
             let enforced = try await client.send(
                 .post, "/v1/decide?enforce=true", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"order":7}}"#)

@@ -52,7 +52,8 @@ import WardenCore
             #expect(try limited.decision() == ("deny", ["rate_limited"]))
             let decisionID = try #require(try limited.object()["decision_id"] as? String)
             #expect(try await client.send(.get, "/v1/tenants/acme/decisions/\(decisionID)").object()["effect"] as? String == "deny")
-            #expect(SharedMetrics.value(of: "warden_rate_limit_hits_total", labels: #"tenant="acme""#) == before + 1)
+            // At least one: the other database's run of this test counts under the same slug at the same time.
+            #expect(SharedMetrics.value(of: "warden_rate_limit_hits_total", labels: #"tenant="acme""#) >= before + 1)
             // Another agent of the tenant is not slowed by it; an API key deciding for it neither.
             let other = try await client.send(
                 .post, "/v1/decide", json: #"{"tenant":"acme","agent":"other","tool":"refund","action":"create","input":{}}"#)
@@ -172,7 +173,8 @@ import WardenCore
             #expect(try await decide("other", cost: 5).0 == "allow", "its own 100; the tenant is at 9")
             #expect(try await decide("other", cost: 2).1 == ["budget_exceeded"], "the tenant's 10")
             #expect(try await decide("other", cost: 1).0 == "allow")
-            #expect(SharedMetrics.value(of: "warden_budget_rejections_total", labels: #"tenant="acme""#) == before + 2)
+            #expect(SharedMetrics.value(of: "warden_budget_rejections_total", labels: #"tenant="acme""#) >= before + 2)
+            #expect(SharedMetrics.value(of: "warden_budget_used_ratio", labels: #"tenant="acme""#) == 1.0, "10 of 10 spent")
             _ = demo
 
             // A second server on the same database starts from today's spend in the decision log.
@@ -195,25 +197,27 @@ import WardenCore
     @Test(arguments: Backend.available)
     func aRunawayAgentIsThrottledWhileAnotherTenantIsNot(_ backend: Backend) async throws {
         try await TestApp.run(backend) { client in
+            // Tenant beta's agent runs away (beta, so that the other tests' counts of acme's rate-limit
+            // hits stay their own); acme's agent decides calmly meanwhile.
             let demo = try await Demo.setUp(client)
             _ = try await client.send(.post, "/v1/tenants", json: #"{"slug":"beta","default_effect":"allow"}"#)
-            _ = try await client.send(.post, "/v1/tenants/beta/agents", json: #"{"agent_id":"calm","roles":[]}"#)
+            _ = try await client.send(.post, "/v1/tenants/beta/agents", json: #"{"agent_id":"loop","roles":[]}"#)
             _ = try await client.send(.post, "/v1/tenants/beta/tools", json: #"{"name":"search","risk":"low","capabilities":["query"]}"#)
-            let calm = try #require(
-                try await client.send(.post, "/v1/tenants/beta/agents/calm/tokens", json: #"{"ttl_seconds":600}"#).object()["token"] as? String)
+            let loop = try #require(
+                try await client.send(.post, "/v1/tenants/beta/agents/loop/tokens", json: #"{"ttl_seconds":600}"#).object()["token"] as? String)
             #expect(
-                try await client.send(.put, "/v1/tenants/acme/limits", json: #"{"agent":{"rate":20,"burst":20},"reason":"runaway"}"#).status == .ok)
+                try await client.send(.put, "/v1/tenants/beta/limits", json: #"{"agent":{"rate":20,"burst":20},"reason":"runaway"}"#).status == .ok)
             let (runaway, quiet) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
                 for index in 0..<330 {
                     if index % 11 == 10 {
                         group.addTask {
-                            let answer = try await client.send(
-                                .post, "/v1/decide", token: calm, json: #"{"tool":"search","action":"query","input":{}}"#)
+                            let answer = try await demo.decide(client)
                             return (1, answer.status == .ok && (try? answer.decision().0) == "allow" ? 1 : 0)
                         }
                     } else {
                         group.addTask {
-                            let answer = try await demo.decide(client)
+                            let answer = try await client.send(
+                                .post, "/v1/decide", token: loop, json: #"{"tool":"search","action":"query","input":{}}"#)
                             return (0, answer.status == .tooManyRequests ? 1 : 0)
                         }
                     }
@@ -224,7 +228,7 @@ import WardenCore
                 return (runaway, quiet)
             }
             #expect(runaway >= 200, "the burst of 20 and what refills at 20/s meanwhile pass, the rest is throttled: \(runaway)")
-            #expect(quiet == 30, "every one of tenant B's 30 decisions allowed")
+            #expect(quiet == 30, "every one of acme's 30 decisions allowed")
         }
     }
 }

@@ -18,6 +18,8 @@ public struct DecisionService: Sendable {
     public let spend = SpendTracker()
     private let counters: [Effect: Counter]
     private let capabilityViolations: Counter
+    /// Decisions the policy failed to make (`policy_error`, `policy_unavailable`): denied, fail closed.
+    private let policyErrors = TenantCounters("warden_policy_errors_total")
     private let duration: Metrics.Timer
 
     public init(
@@ -68,10 +70,19 @@ public struct DecisionService: Sendable {
         record.retryAfter = outcome.retryAfter
         try await log.append(record)
         if let cost = record.cost, cost > 0, record.effect != .deny {
-            spend.add(cost, tenantID: tenantID, agentID: agentID, day: SpendTracker.day(now))
+            let day = SpendTracker.day(now)
+            spend.add(cost, tenantID: tenantID, agentID: agentID, day: day)
+            if let budget = snapshots.cached(tenantID: tenantID)?.tenant, let limit = budget.limits?.budget?.tenantDaily, limit > 0 {
+                spend.recordUsed(budget, ratio: spend.spent(tenantID: tenantID, agentID: nil, day: day) / limit)
+            }
         }
         counters[outcome.effect]?.increment()
         if outcome.isCapabilityViolation { capabilityViolations.increment() }
+        if let reason = outcome.reasons.first, reason == DecisionReason.policyError || reason == DecisionReason.policyUnavailable,
+            let tenant = snapshots.cached(tenantID: tenantID)?.tenant
+        {
+            policyErrors.increment(tenant)
+        }
         duration.recordNanoseconds(Int64(clamping: (ContinuousClock.now - start).nanoseconds))
         return record
     }

@@ -172,20 +172,12 @@ public final class RateLimiter: Sendable {
         var at: Double
     }
     private let buckets = Mutex<[String: Bucket]>([:])
-    private let hits = Mutex<[UUID: Counter]>([:])
+    private let hits = TenantCounters("warden_rate_limit_hits_total")
 
     public init() {}
 
-    /// `warden_rate_limit_hits_total{tenant}`: one counter per tenant, made once.
-    public func countHit(_ tenant: Tenant) {
-        let counter = hits.withLock { counters in
-            if let counter = counters[tenant.id] { return counter }
-            let counter = Counter(label: "warden_rate_limit_hits_total", dimensions: [("tenant", tenant.slug)])
-            counters[tenant.id] = counter
-            return counter
-        }
-        counter.increment()
-    }
+    /// `warden_rate_limit_hits_total{tenant}`.
+    public func countHit(_ tenant: Tenant) { hits.increment(tenant) }
 
     /// Takes one token from each bucket, or none when any is empty: `nil` when allowed, else the seconds
     /// until the emptiest bucket holds a token again.
@@ -228,7 +220,8 @@ public final class SpendTracker: Sendable {
         var spent: Double
     }
     private let spent = Mutex<[String: Day]>([:])
-    private let rejections = Mutex<[UUID: Counter]>([:])
+    private let rejections = TenantCounters("warden_budget_rejections_total")
+    private let used = Mutex<[UUID: Gauge]>([:])
 
     public init() {}
 
@@ -266,11 +259,33 @@ public final class SpendTracker: Sendable {
         return nil
     }
 
+    /// `warden_budget_used_ratio{tenant}`: today's spend over the tenant's daily budget.
+    public func recordUsed(_ tenant: Tenant, ratio: Double) {
+        let gauge = used.withLock { gauges in
+            if let gauge = gauges[tenant.id] { return gauge }
+            let gauge = Gauge(label: "warden_budget_used_ratio", dimensions: [("tenant", tenant.slug)])
+            gauges[tenant.id] = gauge
+            return gauge
+        }
+        gauge.record(ratio)
+    }
+
     /// `warden_budget_rejections_total{tenant}`.
-    public func countRejection(_ tenant: Tenant) {
-        let counter = rejections.withLock { counters in
+    public func countRejection(_ tenant: Tenant) { rejections.increment(tenant) }
+}
+
+/// One counter per tenant (`label{tenant="…"}`), made the first time the tenant counts, so the hot path
+/// does not ask the metrics factory each time.
+public final class TenantCounters: Sendable {
+    let label: String
+    private let counters = Mutex<[UUID: Counter]>([:])
+
+    public init(_ label: String) { self.label = label }
+
+    public func increment(_ tenant: Tenant) {
+        let counter = counters.withLock { counters in
             if let counter = counters[tenant.id] { return counter }
-            let counter = Counter(label: "warden_budget_rejections_total", dimensions: [("tenant", tenant.slug)])
+            let counter = Counter(label: label, dimensions: [("tenant", tenant.slug)])
             counters[tenant.id] = counter
             return counter
         }

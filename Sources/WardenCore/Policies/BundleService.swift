@@ -268,6 +268,7 @@ public struct BundleService: Sendable {
         }
         var moved: [Moved] = []
         for bundle in canaries {
+            var rollingBack: Tenant?
             do {
                 guard let tenant = try await store.read({ try await $0.tenants.find(id: bundle.tenantID) }) else { continue }
                 let status = try await canaryStatus(of: bundle, tenant: tenant, now: now())
@@ -275,6 +276,7 @@ public struct BundleService: Sendable {
                 let triggers = AutoRollback.triggers(canary: status.canary, baseline: status.baseline)
                 guard !triggers.isEmpty else { continue }
                 let reason = "automatic rollback: " + triggers.joined(separator: "; ")
+                rollingBack = tenant
                 let incident = IncidentDraft(
                     severity: .high, source: "policy.auto_rollback", title: "Canary \(bundle.version) rolled back automatically", action: "rollback",
                     details: Self.figures(status).merging(["triggers": .array(triggers.map(JSONValue.string))]) { _, new in new })
@@ -292,6 +294,15 @@ public struct BundleService: Sendable {
             } catch {
                 // Someone else moved the bundle meanwhile (promoted, rolled back): nothing to do.
                 if let error = error as? WardenError, error.code == .bundleImmutable || error.code == .bundleStateConflict { continue }
+                if let tenant = rollingBack {
+                    // The canary tripped a trigger and could not be rolled back: `PolicyRollbackFailed`.
+                    Counter(label: "warden_policy_rollback_failures_total", dimensions: [("tenant", tenant.slug)]).increment()
+                    logger.critical(
+                        "canary.auto_rollback_failed",
+                        metadata: [
+                            "tenant": "\(tenant.slug)", "bundle_id": "\(bundle.id.uuidString.lowercased())", "error": "\(String(describing: error))",
+                        ])
+                }
                 logger.warning(
                     "canary_monitor.failed", metadata: ["bundle_id": "\(bundle.id.uuidString.lowercased())", "error": "\(String(describing: error))"])
             }
