@@ -122,3 +122,50 @@ struct Panic: AsyncParsableCommand {
         }
     }
 }
+
+/// `warden notifications add|list|remove`: webhooks for a tenant's operational events.
+struct NotificationCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notifications",
+        abstract: "Webhooks for operational events (kill, restore, panic, rollback, incident, bypass), signed and retried.",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    static let columns = ["id", "receiver", "format", "events", "created_at"]
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a webhook (admin; audited).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Option(help: "Where to post (http or https).") var url: String
+        @Option(name: .customLong("event"), help: "An event to send (repeatable); none: all of them.") var events: [String] = []
+        @Option(help: "warden (the event as JSON) or slack ({\"text\": …}).") var format: String = "warden"
+
+        func run() async throws {
+            client.print(
+                try await client.call("POST", "/v1/tenants/\(tenant)/notifications", body: ["url": url, "events": events, "format": format]),
+                columns: NotificationCommands.columns)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The tenant's webhooks (the URL itself is never shown).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+
+        func run() async throws {
+            client.print(try await client.call("GET", "/v1/tenants/\(tenant)/notifications"), columns: NotificationCommands.columns)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a webhook (admin; audited).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Tenant slug.") var tenant: String
+        @Argument(help: "Webhook id.") var id: String
+
+        func run() async throws {
+            _ = try await client.callWithStatus("DELETE", "/v1/tenants/\(tenant)/notifications/\(id)")
+            Swift.print("removed \(id)")
+        }
+    }
+}

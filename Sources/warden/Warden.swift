@@ -11,6 +11,7 @@ struct Warden: AsyncParsableCommand {
             Serve.self, Migrate.self, Seed.self, Tenants.self, APIKeys.self, Agents.self, Tools.self, Kill.self, Restore.self, Decide.self,
             Decisions.self, Chaos.self, PolicyCommands.self, Bundles.self, Approvals.self,
             Webhooks.self, LoadTest.self, Runs.self, LedgerCommands.self, Keys.self, ProvenanceCommands.self, Limits.self, Panic.self,
+            NotificationCommands.self,
         ]
     )
 

@@ -232,3 +232,64 @@ import WardenCore
         }
     }
 }
+
+/// Notification webhooks for operational events: signed deliveries in Warden's format or Slack's,
+/// only the events asked for, the URL never shown; adding and removing are admin-only and audited.
+@Suite struct NotificationWebhookTests {
+    @Test(arguments: Backend.available)
+    func operationalEventsReachTheirWebhooks(_ backend: Backend) async throws {
+        try await Receiver.run { port, receiver in
+            try await TestApp.run(backend) { client in
+                _ = try await Demo.setUp(client)
+                let approver = try await WebhookTests.approver(client)
+                let warden = #"{"url":"http://127.0.0.1:\#(port)/ok?token=abc","events":["tool.killed","tenant.panic_enabled"]}"#
+                #expect(try await client.send(.post, "/v1/tenants/acme/notifications", token: approver, json: warden).status == .forbidden)
+                #expect(
+                    try await client.send(.post, "/v1/tenants/acme/notifications", json: #"{"url":"http://x/","events":["tool.exploded"]}"#)
+                        .errorCode() == "invalid_field")
+                #expect(try await client.send(.post, "/v1/tenants/acme/notifications", json: #"{"url":"ftp://x/"}"#).errorCode() == "invalid_field")
+                let added = try await client.send(.post, "/v1/tenants/acme/notifications", json: warden)
+                #expect(added.status == .created, "\(added.text)")
+                #expect(!added.text.contains("token=abc") && added.text.contains("127.0.0.1"))
+                let slack = try await client.send(
+                    .post, "/v1/tenants/acme/notifications", json: #"{"url":"http://127.0.0.1:\#(port)/lead","format":"slack"}"#)
+                let slackID = try #require(try slack.object()["id"] as? String)
+
+                #expect(try await client.send(.post, "/v1/tenants/acme/tools/refund/kill", json: #"{"reason":"INC-7"}"#).status == .ok)
+                #expect(try await eventually { receiver.received("/ok").count == 1 && receiver.received("/lead").count == 1 })
+                let killed = try #require(receiver.received("/ok").first)
+                #expect(killed.body.contains(#""type":"tool.killed""#) && killed.body.contains(#""reason":"INC-7""#), "\(killed.body)")
+                #expect(killed.headers[HTTPField.Name("Warden-Signature")!]?.hasPrefix("t=") == true)
+                #expect(killed.headers[HTTPField.Name("Warden-Event")!] == "tool.killed")
+                let slackBody = try #require(receiver.received("/lead").first?.body)
+                let text = try #require(
+                    (try JSONSerialization.jsonObject(with: Data(slackBody.utf8)) as? [String: Any]).flatMap { $0["text"] as? String })
+                #expect(text.contains("acme") && text.contains("refund") && text.contains("killed"), "\(slackBody)")
+                #expect((try JSONSerialization.jsonObject(with: Data(slackBody.utf8)) as? [String: Any])?.count == 1, "only text")
+
+                // Restored: the Slack hook takes every event, the other only the two it named.
+                #expect(try await client.send(.post, "/v1/tenants/acme/tools/refund/restore", json: #"{"reason":"fixed"}"#).status == .ok)
+                #expect(try await client.send(.post, "/v1/tenants/acme/panic", json: #"{"enabled":true,"reason":"INC-8"}"#).status == .ok)
+                #expect(try await eventually { receiver.received("/ok").count == 2 && receiver.received("/lead").count == 3 })
+                #expect(receiver.received("/ok").last?.body.contains("tenant.panic_enabled") == true)
+                #expect(receiver.received("/lead").contains { $0.body.contains("PANIC MODE ON") })
+
+                // A bypass of the policy system concerns every tenant.
+                let bypass = try await client.send(
+                    .post, "/v1/policy/system/disable", json: #"{"reason":"drill"}"#, headers: [HTTPField.Name("X-Emergency-Override")!: "true"])
+                #expect(bypass.status == .ok, "\(bypass.text)")
+                #expect(try await client.send(.post, "/v1/policy/system/enable", json: #"{"reason":"done"}"#).status == .ok)
+                #expect(try await eventually { receiver.received("/lead").count == 5 })
+                #expect(receiver.received("/lead").contains { $0.body.contains("BYPASSED") })
+
+                let listed = try await client.send(.get, "/v1/tenants/acme/notifications", token: approver)
+                #expect(try listed.array("items").count == 2 && !listed.text.contains("token=abc"))
+                #expect(try await client.send(.delete, "/v1/tenants/acme/notifications/\(slackID)", token: approver).status == .forbidden)
+                #expect(try await client.send(.delete, "/v1/tenants/acme/notifications/\(slackID)").status == .noContent)
+                #expect(try await client.send(.delete, "/v1/tenants/acme/notifications/\(slackID)").errorCode() == "not_found")
+                let audit = try await client.send(.get, "/v1/tenants/acme/audit-events").array("items").compactMap { $0["action"] as? String }
+                #expect(audit.filter { $0.hasPrefix("notification_webhook.") }.count == 3, "\(audit)")
+            }
+        }
+    }
+}

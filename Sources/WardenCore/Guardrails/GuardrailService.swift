@@ -86,6 +86,13 @@ public struct GuardrailService: Sendable {
             let sequence = try await repos.tenants.nextEventSequence(tenantID: current.id)
             let event = TenantEvent(tenantID: current.id, sequence: sequence, type: action, data: .object(data), createdAt: now)
             try await repos.events.insert(event)
+            if Notifications.events.contains(action) {
+                try await Notifications.enqueue(
+                    repos, tenant: current, event: action, data: data,
+                    summary:
+                        "\(action == "tenant.panic_enabled" ? "PANIC MODE ON: every decision denied" : "panic mode off") (\(principal.actor): \(reason))",
+                    now: now)
+            }
             return (current, event)
         }
         snapshots.apply(updated)

@@ -396,6 +396,12 @@ public struct BundleService: Sendable {
                 AuditEvent(
                     id: UUID(), tenantID: tenant.id, actor: principal.actor, action: "incident.created", target: "incident:\(filed.number)",
                     reason: title, details: ["severity": severity.rawValue, "source": source, "action": action], createdAt: now))
+            try await Notifications.enqueue(
+                repos, tenant: tenant, event: "incident.created",
+                data: [
+                    "incident": .string(filed.number), "severity": .string(severity.rawValue), "title": .string(title), "action": .string(action),
+                    "source": .string(source),
+                ], summary: "incident \(filed.number) (\(severity.rawValue)): \(title)", now: now)
             return filed
         }
         if verdict == .investigate, let notifier, let url = tenant.notificationURL {
@@ -421,7 +427,8 @@ public struct BundleService: Sendable {
 
     /// Posts a rollout notification to the tenant's notification URL, if it has one (in the background).
     func notify(tenant: Tenant, _ moved: Moved, type: String) {
-        guard let notifier, let url = snapshots.cached(tenantID: tenant.id)?.tenant.notificationURL ?? tenant.notificationURL else { return }
+        guard let notifier else { return }
+        let url = snapshots.cached(tenantID: tenant.id)?.tenant.notificationURL ?? tenant.notificationURL
         var payload: [String: JSONValue] = [
             "type": .string(type), "tenant": .string(tenant.slug), "bundle_id": .string(moved.bundle.id.uuidString.lowercased()),
             "version": .string(moved.bundle.version.description), "status": .string(moved.bundle.status.rawValue),
@@ -714,5 +721,7 @@ struct IncidentDraft: Sendable {
 /// Delivers rollout notifications. Implementations return at once and deliver in the background:
 /// a slow or dead receiver never holds up a rollback.
 public protocol RolloutNotifier: Sendable {
-    func notify(tenant: Tenant, url: String, payload: JSONValue)
+    /// Queues the notification for the tenant's notification URL (if it has one) and for its
+    /// notification webhooks that want the event.
+    func notify(tenant: Tenant, url: String?, payload: JSONValue)
 }

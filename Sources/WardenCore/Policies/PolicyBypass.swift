@@ -71,6 +71,9 @@ public struct PolicySystemService: Sendable {
                 AuditEvent(
                     id: UUID(), tenantID: nil, actor: principal.actor, action: "policy.system_disabled", target: "policy:system", reason: reason,
                     details: ["severity": "critical", "emergency_override": "true"], createdAt: now))
+            try await Self.notifyAll(
+                repos, event: "policy.bypass_enabled", data: ["actor": .string(principal.actor), "reason": .string(reason)],
+                summary: "POLICY SYSTEM BYPASSED: every decision allowed without policy (\(principal.actor): \(reason))", now: now)
         }
         bypass.set(state)
         logger.critical("policy.system_disabled", metadata: ["actor": "\(principal.actor)", "reason": "\(reason)"])
@@ -88,9 +91,22 @@ public struct PolicySystemService: Sendable {
                 AuditEvent(
                     id: UUID(), tenantID: nil, actor: principal.actor, action: "policy.system_enabled", target: "policy:system", reason: reason,
                     details: ["severity": "critical"], createdAt: now))
+            try await Self.notifyAll(
+                repos, event: "policy.bypass_disabled", data: ["actor": .string(principal.actor), "reason": reason.map(JSONValue.string) ?? .null],
+                summary: "policy system back in force (\(principal.actor))", now: now)
         }
         bypass.set(nil)
         logger.critical("policy.system_enabled", metadata: ["actor": "\(principal.actor)"])
+    }
+
+    /// A bypass concerns every tenant: each subscription that wants the event gets it.
+    static func notifyAll(_ repos: Repositories, event: String, data: [String: JSONValue], summary: String, now: Date) async throws {
+        var tenants: [UUID: Tenant] = [:]
+        for webhook in try await repos.notifications.all() where webhook.wants(event) {
+            if tenants[webhook.tenantID] == nil { tenants[webhook.tenantID] = try await repos.tenants.find(id: webhook.tenantID) }
+            guard let tenant = tenants[webhook.tenantID] else { continue }
+            try await repos.webhooks.insert(Notifications.delivery(webhook, tenant: tenant, event: event, data: data, summary: summary, now: now))
+        }
     }
 
     static func state(from stored: JSONValue?) -> PolicyBypass.State? {

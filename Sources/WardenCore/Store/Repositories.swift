@@ -161,14 +161,17 @@ public struct Repositories: Sendable {
     public var runs: any RunRepository
     public var ledger: any LedgerRepository
     public var provenance: any ProvenanceRepository
+    public var notifications: any NotificationRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
         agentTokens: any AgentTokenRepository, tools: any ToolRepository, events: any EventRepository, decisions: any DecisionRepository,
         signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
         settings: any SystemSettingRepository, approvals: any ApprovalRepository, webhooks: any WebhookDeliveryRepository,
-        runs: any RunRepository, ledger: any LedgerRepository, provenance: any ProvenanceRepository
+        runs: any RunRepository, ledger: any LedgerRepository, provenance: any ProvenanceRepository,
+        notifications: any NotificationRepository
     ) {
+        self.notifications = notifications
         self.provenance = provenance
         self.ledger = ledger
         self.runs = runs

@@ -187,6 +187,13 @@ public struct ToolService: Sendable {
                 )
             )
             let event = try await Self.appendEvent(type: action, tool: tool, actor: principal.actor, reason: reason, at: now, repos)
+            try await Notifications.enqueue(
+                repos, tenant: tenant, event: action,
+                data: [
+                    "tool": .string(tool.name), "is_active": .bool(active), "state_version": .int(Int64(tool.stateVersion)),
+                    "actor": .string(principal.actor), "reason": .string(reason),
+                ],
+                summary: "tool '\(tool.name)' \(active ? "restored" : "killed") by \(principal.actor): \(reason)", now: now)
             return (tool, event)
         }
         publish(event, tool: tool)

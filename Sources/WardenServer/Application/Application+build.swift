@@ -106,6 +106,7 @@ public func buildApplication(
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
             runs: RunService(store: store, clock: dependencies.clock, secrets: secrets, snapshots: snapshots), ledger: ledger,
             guardrails: GuardrailService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock),
+            notifications: NotificationService(store: store, clock: dependencies.clock),
             provenance: ProvenanceService(store: store, clock: dependencies.clock, ledger: ledger),
             compensations: CompensationService(store: store, clock: dependencies.clock, invoker: invoker),
             replays: ReplayService(store: store, clock: dependencies.clock, decisions: decisions, invoker: invoker, secrets: secrets)
@@ -180,6 +181,7 @@ func buildRouter(
     LedgerController(scope: scope, ledger: services.ledger, store: store).addRoutes(to: v1)
     ProvenanceController(provenance: services.provenance).addRoutes(to: v1)
     GuardrailController(scope: scope, guardrails: services.guardrails).addRoutes(to: v1)
+    NotificationController(scope: scope, notifications: services.notifications).addRoutes(to: v1)
     return router
 }
 
@@ -199,6 +201,7 @@ struct DecisionPathServices: Sendable {
     var runs: RunService
     var ledger: LedgerService
     var guardrails: GuardrailService
+    var notifications: NotificationService
     var provenance: ProvenanceService
     var compensations: CompensationService
     var replays: ReplayService
@@ -227,6 +230,7 @@ extension DecisionPathServices {
             webhooks: WebhookService(store: store, clock: clock, secrets: WebhookSecrets(master: []), outbox: Doorbell()),
             runs: RunService(store: store, clock: clock, secrets: WebhookSecrets(master: []), snapshots: snapshots), ledger: ledger,
             guardrails: GuardrailService(store: store, snapshots: snapshots, hub: hub, clock: clock),
+            notifications: NotificationService(store: store, clock: clock),
             provenance: ProvenanceService(store: store, clock: clock, ledger: ledger),
             compensations: CompensationService(store: store, clock: clock, invoker: invoker),
             replays: ReplayService(store: store, clock: clock, decisions: decisions, invoker: invoker, secrets: WebhookSecrets(master: []))

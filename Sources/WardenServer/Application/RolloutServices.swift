@@ -16,15 +16,29 @@ struct OutboxNotifier: RolloutNotifier {
     let outbox: Doorbell
     let logger: Logger
 
-    func notify(tenant: Tenant, url: String, payload: JSONValue) {
+    func notify(tenant: Tenant, url: String?, payload: JSONValue) {
         guard case .object(var fields) = payload else { return }
         let event: String = if case .string(let name)? = fields["type"] { name } else { "notification" }
         fields["type"] = nil
-        let delivery = WebhookDelivery.make(
-            tenant: tenant, approvalID: nil, event: event, url: url, payload: fields, now: Timestamp.truncated(clock.now()))
+        let now = Timestamp.truncated(clock.now())
+        let delivery = url.map { WebhookDelivery.make(tenant: tenant, approvalID: nil, event: event, url: $0, payload: fields, now: now) }
+        let version: String = if case .string(let text)? = fields["version"] { text } else { "" }
+        let reason: String = if case .string(let text)? = fields["reason"] { text } else { "" }
+        let summary = "\(event): bundle \(version) rolled back\(reason.isEmpty ? "" : " (\(reason))")"
+        let data = fields
         Task {
             do {
-                try await store.write { try await $0.webhooks.insert(delivery) }
+                try await store.write { repos in
+                    if let delivery { try await repos.webhooks.insert(delivery) }
+                    if Notifications.events.contains(event) {
+                        try await Notifications.enqueue(repos, tenant: tenant, event: event, data: data, summary: summary, now: now)
+                    }
+                    if case .object(let incident)? = data["incident"], case .string(let number)? = incident["number"] {
+                        try await Notifications.enqueue(
+                            repos, tenant: tenant, event: "incident.created", data: ["incident": .object(incident)],
+                            summary: "incident \(number): \(summary)", now: now)
+                    }
+                }
                 outbox.ring()
             } catch {
                 logger.error("webhook.enqueue_failed", metadata: ["type": "\(event)", "error": "\(String(describing: error))"])

@@ -40,5 +40,6 @@ extension Migration {
         .provenance,
         .decisionLabels,
         .guardrails,
+        .notifications,
     ]
 }

@@ -29,7 +29,8 @@ public struct SQLStore: Store {
             bundles: SQLBundleRepository(db: db), incidents: SQLIncidentRepository(db: db),
             settings: SQLSystemSettingRepository(db: db), approvals: SQLApprovalRepository(db: db),
             webhooks: SQLWebhookDeliveryRepository(db: db), runs: SQLRunRepository(db: db),
-            ledger: SQLLedgerRepository(db: db), provenance: SQLProvenanceRepository(db: db)
+            ledger: SQLLedgerRepository(db: db), provenance: SQLProvenanceRepository(db: db),
+            notifications: SQLNotificationRepository(db: db)
         )
     }
 }
