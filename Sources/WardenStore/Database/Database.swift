@@ -29,8 +29,21 @@ public final class Database: Sendable {
     public let location: DatabaseLocation
     private let backend: Backend
     private let logger: Logger
+    /// Sessions (PostgreSQL: the pool; SQLite: the writing connection's lock) and SQLite's readers.
+    private let sessionMetrics: PoolMetrics
+    private let readMetrics: PoolMetrics?
 
     private init(dialect: Dialect, location: DatabaseLocation, backend: Backend, logger: Logger) {
+        switch backend {
+        case .sqlite(_, _, _, let readers):
+            sessionMetrics = PoolMetrics(pool: "sqlite_session", size: 1)
+            readMetrics = PoolMetrics(pool: "sqlite_read", size: readers.count)
+        case .postgres:
+            sessionMetrics = PoolMetrics(
+                pool: "postgres",
+                size: Self.postgresConnectionsPerLoop * MultiThreadedEventLoopGroup.singleton.makeIterator().reduce(0) { count, _ in count + 1 })
+            readMetrics = nil
+        }
         self.dialect = dialect
         self.location = location
         self.backend = backend
@@ -90,7 +103,7 @@ public final class Database: Sendable {
             if let schema { configuration.searchPath = [schema] }
             let pool = EventLoopGroupConnectionPool(
                 source: PostgresConnectionSource(sqlConfiguration: configuration),
-                maxConnectionsPerEventLoop: 4,
+                maxConnectionsPerEventLoop: Self.postgresConnectionsPerLoop,
                 requestTimeout: .seconds(5),
                 logger: logger,
                 on: MultiThreadedEventLoopGroup.singleton
@@ -111,15 +124,21 @@ public final class Database: Sendable {
         }
     }
 
+    static let postgresConnectionsPerLoop = 4
+
     /// Runs `body` with one session (one connection) to the database.
     public func withSession<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
         switch backend {
         case .sqlite(let connection, let lock, _, _):
-            return try await lock.withLock { try await body(connection.sql(queryLogLevel: nil)) }
+            let db = connection.sql(queryLogLevel: nil)
+            return try await sessionMetrics.measure(acquire: { held in try await lock.withLock { try await held(db) } }, body: body)
         case .postgres(let pool, _):
-            return try await pool.database(logger: logger).sql(queryLogLevel: nil).withSession(body)
+            let logger = self.logger
+            return try await sessionMetrics.measure(
+                acquire: { held in try await pool.database(logger: logger).sql(queryLogLevel: nil).withSession { db in try await held(db) } },
+                body: body)
         }
     }
 
@@ -130,7 +149,8 @@ public final class Database: Sendable {
     ) async throws -> Result {
         switch backend {
         case .sqlite(_, _, _, let readers):
-            return try await readers.withReader(body)
+            guard let readMetrics else { return try await readers.withReader(body) }
+            return try await readMetrics.measure(acquire: { held in try await readers.withReader(held) }, body: body)
         case .postgres:
             return try await withSession(body)
         }

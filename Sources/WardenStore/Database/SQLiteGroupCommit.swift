@@ -120,6 +120,8 @@ final class SQLiteReaders: Sendable {
         self.connections = connections.map { ($0, AsyncLock()) }
     }
 
+    var count: Int { connections.count }
+
     func withReader<Result: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
         let (connection, lock) = connections[next.add(1, ordering: .relaxed).oldValue % connections.count]
         return try await lock.withLock { try await body(connection.sql(queryLogLevel: nil)) }
