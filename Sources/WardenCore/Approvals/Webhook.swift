@@ -65,7 +65,10 @@ public struct WebhookDelivery: Sendable, Equatable {
     }
 
     /// The receiver's scheme, host and port, for operators (the path and query may hold a token).
-    public var host: String {
+    public var host: String { Self.receiver(of: url) }
+
+    /// A URL's scheme, host and port only.
+    public static func receiver(of url: String) -> String {
         guard let components = URLComponents(string: url), let host = components.host else { return "invalid" }
         return "\(components.scheme ?? "http")://\(host)\(components.port.map { ":\($0)" } ?? "")"
     }

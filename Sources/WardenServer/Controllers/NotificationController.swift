@@ -54,14 +54,9 @@ struct NotificationController {
 
 extension Render {
     static func notification(_ webhook: NotificationWebhook) -> JSONValue {
-        let host: String
-        if let components = URLComponents(string: webhook.url), let name = components.host {
-            host = "\(components.scheme ?? "http")://\(name)\(components.port.map { ":\($0)" } ?? "")"
-        } else {
-            host = "invalid"
-        }
-        return .object([
-            "id": id(webhook.id), "receiver": .string(host), "events": .array(webhook.events.map(JSONValue.string)),
+        .object([
+            "id": id(webhook.id), "receiver": .string(WebhookDelivery.receiver(of: webhook.url)),
+            "events": .array(webhook.events.map(JSONValue.string)),
             "format": .string(webhook.format.rawValue), "created_by": .string(webhook.createdBy), "created_at": time(webhook.createdAt),
         ])
     }
