@@ -158,6 +158,10 @@ import WardenCore
             #expect(
                 try await client.send(.put, "/v1/tenants/acme/limits", json: #"{"budget":{"tenant_daily":-1},"reason":"x"}"#).errorCode()
                     == "invalid_field")
+            // Spent before any budget: a budget set later counts it (seeded from the decision log).
+            let early = try await client.send(
+                .post, "/v1/decide", json: #"{"tenant":"acme","agent":"bot","tool":"refund","action":"create","input":{},"cost":3}"#)
+            #expect(try early.decision().0 == "allow")
             let set = try await client.send(
                 .put, "/v1/tenants/acme/limits", json: #"{"budget":{"tenant_daily":10,"agent_daily":4,"agents":{"other":100}},"reason":"cost cap"}"#)
             #expect(set.status == .ok, "\(set.text)")
@@ -167,8 +171,7 @@ import WardenCore
                 ).decision()
             }
             let before = SharedMetrics.value(of: "warden_budget_rejections_total", labels: #"tenant="acme""#)
-            #expect(try await decide("bot", cost: 3).0 == "allow")
-            #expect(try await decide("bot", cost: 2) == ("deny", ["budget_exceeded"]), "3 + 2 is over the agent's 4")
+            #expect(try await decide("bot", cost: 2) == ("deny", ["budget_exceeded"]), "the 3 spent before + 2 is over the agent's 4")
             #expect(try await decide("bot", cost: 1).0 == "allow", "exactly 4: within")
             #expect(try await decide("other", cost: 5).0 == "allow", "its own 100; the tenant is at 9")
             #expect(try await decide("other", cost: 2).1 == ["budget_exceeded"], "the tenant's 10")

@@ -89,22 +89,25 @@ public struct DecisionService: Sendable {
 }
 
 extension DecisionService {
-    /// Seeds today's spend of every tenant and agent from the decision log, before the server serves
-    /// (budgets count what this replica decides from then on).
+    /// Seeds today's spend of every tenant with a budget from the decision log, before the server
+    /// serves (budgets count what this replica decides from then on). Tenants without one cost
+    /// nothing at start; one that gets a budget later is seeded then (`seedSpend(tenantID:store:)`).
     public func seedSpend(store: any Store) async throws {
-        let now = clock.now()
-        let day = SpendTracker.day(now)
-        let midnight = Date(timeIntervalSince1970: Double(day) * 86_400)
         var page = PageRequest(limit: PageRequest.maximumLimit)
         while true {
             let result = try await store.read { [page] in try await $0.tenants.list(page) }
-            for tenant in result.items {
-                let spent = try await store.read { try await $0.decisions.spend(tenantID: tenant.id, since: midnight) }
-                for (agentID, cost) in spent where cost > 0 { spend.add(cost, tenantID: tenant.id, agentID: agentID, day: day) }
-            }
+            for tenant in result.items where tenant.limits?.budget != nil { try await seedSpend(tenantID: tenant.id, store: store) }
             guard let next = result.nextCursor else { return }
             page = PageRequest(limit: PageRequest.maximumLimit, after: try Cursor.decode(next))
         }
+    }
+
+    /// Replaces the tenant's spend of today with what the decision log holds.
+    public func seedSpend(tenantID: UUID, store: any Store) async throws {
+        let day = SpendTracker.day(clock.now())
+        let midnight = Date(timeIntervalSince1970: Double(day) * 86_400)
+        let spent = try await store.read { try await $0.decisions.spend(tenantID: tenantID, since: midnight) }
+        spend.replace(spent, tenantID: tenantID, day: day)
     }
 
     /// The input as the record keeps it: `secret` values replaced by keyed fingerprints.

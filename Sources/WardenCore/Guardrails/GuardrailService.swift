@@ -7,8 +7,14 @@ public struct GuardrailService: Sendable {
     let snapshots: SnapshotStore
     let hub: EventHub
     let clock: any WallClock
+    /// Called when a tenant gets a budget it did not have, to seed today's spend from the decision log.
+    let budgetSet: @Sendable (UUID) async throws -> Void
 
-    public init(store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock) {
+    public init(
+        store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock,
+        budgetSet: @escaping @Sendable (UUID) async throws -> Void = { _ in }
+    ) {
+        self.budgetSet = budgetSet
         self.store = store
         self.snapshots = snapshots
         self.hub = hub
@@ -23,6 +29,9 @@ public struct GuardrailService: Sendable {
         try principal.require(.operateKillSwitch)
         let reason = try Self.reason(reason)
         let limits = limits?.isEmpty == true ? nil : limits
+        let hadBudget = tenant.limits?.budget != nil
+        // Seeded before the limits take effect, so the first budgeted decision sees today's spend.
+        if limits?.budget != nil, !hadBudget { try await budgetSet(tenant.id) }
         return try await change(tenant: tenant, by: principal, action: "tenant.limits_updated", reason: reason) { current, repos in
             current.limits = limits
             try await repos.tenants.update(limits: limits, tenantID: current.id)

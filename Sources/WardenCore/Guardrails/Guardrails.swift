@@ -238,6 +238,16 @@ public final class SpendTracker: Sendable {
         }
     }
 
+    /// Sets the tenant's spend of `day` (per agent; the tenant's is their sum), replacing what was counted.
+    public func replace(_ perAgent: [String: Double], tenantID: UUID, day: Int) {
+        spent.withLock { spent in
+            let prefix = tenantID.uuidString + "|"
+            for key in spent.keys where key.hasPrefix(prefix) { spent[key] = nil }
+            spent[Self.key(tenantID: tenantID, agentID: nil)] = Day(day: day, spent: perAgent.values.reduce(0, +))
+            for (agentID, cost) in perAgent { spent[Self.key(tenantID: tenantID, agentID: agentID)] = Day(day: day, spent: cost) }
+        }
+    }
+
     /// Adds a recorded decision's cost to its tenant and agent.
     public func add(_ cost: Double, tenantID: UUID, agentID: String, day: Int) {
         spent.withLock { spent in

@@ -105,7 +105,9 @@ public func buildApplication(
                 store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
             runs: RunService(store: store, clock: dependencies.clock, secrets: secrets, snapshots: snapshots), ledger: ledger,
-            guardrails: GuardrailService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock),
+            guardrails: GuardrailService(
+                store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock,
+                budgetSet: { tenantID in try await decisions.seedSpend(tenantID: tenantID, store: store) }),
             notifications: NotificationService(store: store, clock: dependencies.clock),
             provenance: ProvenanceService(store: store, clock: dependencies.clock, ledger: ledger),
             compensations: CompensationService(store: store, clock: dependencies.clock, invoker: invoker),
