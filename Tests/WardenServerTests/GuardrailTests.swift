@@ -6,6 +6,7 @@ import Logging
 import Synchronization
 import Testing
 import WardenCore
+import WardenStore
 
 @testable import WardenServer
 
@@ -293,6 +294,35 @@ import WardenCore
                 let audit = try await client.send(.get, "/v1/tenants/acme/audit-events").array("items").compactMap { $0["action"] as? String }
                 #expect(audit.filter { $0.hasPrefix("notification_webhook.") }.count == 3, "\(audit)")
             }
+        }
+    }
+}
+
+/// A W3C `traceparent` header puts its trace id on the lines logged for the request.
+@Suite struct TraceIDLoggingTests {
+    @Test func aRequestsTraceIDIsOnItsLogLines() async throws {
+        let lines = Mutex<[Data]>([])
+        let sink = JSONLogHandler.Sink { data in lines.withLock { $0.append(data) } }
+        let logger = Logger(label: "warden") { label in JSONLogHandler(label: label, level: .notice, sink: sink) }
+        let url = try Backend.sqlite.freshDatabaseURL()
+        let app = try await buildApplication(
+            TestApp.configuration(databaseURL: url), logger: logger, dependencies: ApplicationDependencies(announceGeneratedKey: { _ in }))
+        let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        try await app.test(.router) { client in
+            _ = try await Demo.setUp(client)
+            let traced = try await client.send(
+                .post, "/v1/tenants/acme/panic", json: #"{"enabled":true,"reason":"traced"}"#,
+                headers: [HTTPField.Name("traceparent")!: "00-\(traceID)-00f067aa0ba902b7-01"])
+            #expect(traced.status == .ok)
+            _ = try await client.send(.post, "/v1/tenants/acme/panic", json: #"{"enabled":false,"reason":"untraced"}"#)
+        }
+        let events = lines.withLock { $0 }.compactMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let enabled = try #require(events.first { $0["event"] as? String == "tenant.panic_enabled" })
+        #expect(enabled["trace_id"] as? String == traceID, "\(enabled)")
+        let disabled = try #require(events.first { $0["event"] as? String == "tenant.panic_disabled" })
+        #expect(disabled["trace_id"] == nil)
+        if case .sqlite(let path) = try DatabaseLocation(parsing: url) {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 public import Foundation
+import HTTPTypes
 public import Hummingbird
 public import Logging
 public import Prometheus
@@ -334,6 +335,12 @@ struct DatabaseCloser: Service {
 /// Logs each request as `http.request` at debug level (method, path, status, duration).
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        // A W3C `traceparent` puts its trace id on every line logged for the request (decisions also
+        // store it on their record).
+        if let header = request.headers[HTTPField.Name("traceparent")!], let traceID = DecisionController.traceID(header) {
+            context.logger[metadataKey: "trace_id"] = "\(traceID)"
+        }
         guard context.logger.logLevel <= .debug else { return try await next(request, context) }
         let start = ContinuousClock.now
         let response = try await next(request, context)
