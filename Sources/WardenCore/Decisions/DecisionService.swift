@@ -56,7 +56,10 @@ public struct DecisionService: Sendable {
     public func decide(tenantID: UUID, agentID: String, _ request: DecisionRequest, traceID: String? = nil) async throws -> DecisionRecord {
         let start = ContinuousClock.now
         let now = clock.now()
-        let outcome = try await outcome(tenantID: tenantID, agentID: agentID, request, now: now, limit: true)
+        try Self.validate(request)
+        let snapshot = try await snapshots.snapshot(tenantID: tenantID)
+        let tenant = snapshot.tenant
+        let outcome = try await outcome(in: snapshot, agentID: agentID, request, now: now, limit: true)
         let evaluated = ContinuousClock.now - start
         var record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,
@@ -72,15 +75,13 @@ public struct DecisionService: Sendable {
         if let cost = record.cost, cost > 0, record.effect != .deny {
             let day = SpendTracker.day(now)
             spend.add(cost, tenantID: tenantID, agentID: agentID, day: day)
-            if let budget = snapshots.cached(tenantID: tenantID)?.tenant, let limit = budget.limits?.budget?.tenantDaily, limit > 0 {
-                spend.recordUsed(budget, ratio: spend.spent(tenantID: tenantID, agentID: nil, day: day) / limit)
+            if let limit = tenant.limits?.budget?.tenantDaily, limit > 0 {
+                spend.recordUsed(tenant, ratio: spend.spent(tenantID: tenantID, agentID: nil, day: day) / limit)
             }
         }
         counters[outcome.effect]?.increment()
         if outcome.isCapabilityViolation { capabilityViolations.increment() }
-        if let reason = outcome.reasons.first, reason == DecisionReason.policyError || reason == DecisionReason.policyUnavailable,
-            let tenant = snapshots.cached(tenantID: tenantID)?.tenant
-        {
+        if let reason = outcome.reasons.first, reason == DecisionReason.policyError || reason == DecisionReason.policyUnavailable {
             policyErrors.increment(tenant)
         }
         duration.recordNanoseconds(Int64(clamping: (ContinuousClock.now - start).nanoseconds))
@@ -118,14 +119,16 @@ extension DecisionService {
 
     /// What today's policy answers, with nothing recorded and no metric counted (sandbox replays).
     public func evaluate(tenantID: UUID, agentID: String, _ request: DecisionRequest) async throws -> DecisionOutcome {
-        try await outcome(tenantID: tenantID, agentID: agentID, request, now: clock.now())
+        try Self.validate(request)
+        return try await outcome(in: try await snapshots.snapshot(tenantID: tenantID), agentID: agentID, request, now: clock.now())
     }
 
     /// The guardrails first (panic mode, a cancelled run, then, with `limit`, the rate limits), then
     /// the engine. Sandbox replays pass `limit: false`: they take no tokens.
-    func outcome(tenantID: UUID, agentID: String, _ request: DecisionRequest, now: Date, limit: Bool = false) async throws -> DecisionOutcome {
-        try Self.validate(request)
-        let snapshot = try await snapshots.snapshot(tenantID: tenantID)
+    func outcome(in snapshot: TenantSnapshot, agentID: String, _ request: DecisionRequest, now: Date, limit: Bool = false) async throws
+        -> DecisionOutcome
+    {
+        let tenantID = snapshot.tenant.id
         guard let agent = snapshot.agents[agentID] else {
             throw WardenError(.agentNotFound, "agent '\(agentID)' not found in tenant '\(snapshot.tenant.slug)'")
         }

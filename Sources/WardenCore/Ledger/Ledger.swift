@@ -133,6 +133,13 @@ public enum LedgerChain {
             self.watched = watched
         }
 
+        /// Continues a chain from an entry already trusted (`sequence`, `hash`), for checking a stretch of it.
+        public init(after sequence: Int64, hash: String) {
+            self.watched = []
+            self.sequence = sequence
+            self.hash = hash
+        }
+
         public mutating func check(_ entry: LedgerEntry) throws(Break) {
             guard entry.sequence == sequence + 1 else {
                 throw Break(

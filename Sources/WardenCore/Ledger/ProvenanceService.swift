@@ -144,26 +144,19 @@ public struct ProvenanceService: Sendable {
             failed.reason = "the checkpoint at \(checkpoint.sequence) is not signed by a trusted key"
             return failed
         }
-        var previous = entry.hash
-        var at = entry.sequence
-        while at < checkpoint.sequence {
-            let after = at
+        var verifier = LedgerChain.Verifier(after: entry.sequence, hash: entry.hash)
+        while verifier.sequence < checkpoint.sequence {
+            let after = verifier.sequence
             let page = try await store.read { try await $0.ledger.entries(tenantID: tenantID, after: after, limit: 5000) }
-            for next in page where next.sequence <= checkpoint.sequence {
-                guard next.sequence == at + 1, next.previousHash == previous,
-                    LedgerChain.hash(
-                        previous: previous, sequence: next.sequence, kind: next.kind, recordID: next.recordID, at: next.at, body: next.body)
-                        == next.hash
-                else {
-                    failed.reason = "the chain between entry \(sequence) and the checkpoint at \(checkpoint.sequence) is broken at \(at + 1)"
-                    return failed
-                }
-                previous = next.hash
-                at = next.sequence
+            do {
+                for next in page where next.sequence <= checkpoint.sequence { try verifier.check(next) }
+            } catch {
+                failed.reason = "the chain between entry \(sequence) and the checkpoint at \(checkpoint.sequence) is broken at \(error.sequence)"
+                return failed
             }
             if page.isEmpty { break }
         }
-        guard at == checkpoint.sequence, previous == checkpoint.hash else {
+        guard verifier.sequence == checkpoint.sequence, verifier.hash == checkpoint.hash else {
             failed.reason = "the chain no longer reaches the hash the checkpoint at \(checkpoint.sequence) signed"
             return failed
         }

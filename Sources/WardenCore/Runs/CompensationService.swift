@@ -80,11 +80,7 @@ public struct CompensationService: Sendable {
                     outcome.detail = answer.succeeded ? nil : (answer.error ?? "the compensating endpoint answered \(answer.status ?? 0)")
                 } else {
                     outcome.status = .failed
-                    outcome.detail =
-                        compensating == nil
-                        ? "compensating tool '\(plan.tool)' is not registered"
-                        : compensating?.isActive == false
-                            ? "compensating tool '\(plan.tool)' is disabled by the kill switch" : "compensating tool '\(plan.tool)' has no endpoint"
+                    outcome.detail = Tool.uncallable(compensating, name: plan.tool).map { "compensating \($0)" }
                 }
             } else {
                 outcome.status = .notCompensable

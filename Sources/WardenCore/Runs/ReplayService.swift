@@ -191,11 +191,7 @@ public struct ReplayService: Sendable {
         let registered = try await store.read { try await $0.tools.find(tenantID: tenant.id, name: tool) }
         guard let registered, registered.isActive, let endpoint = registered.endpoint else {
             fields["called"] = .bool(false)
-            fields["note"] = .string(
-                registered == nil
-                    ? "not called: tool '\(tool)' is not registered"
-                    : registered?.isActive == false
-                        ? "not called: tool '\(tool)' is disabled by the kill switch" : "not called: tool '\(tool)' has no endpoint")
+            fields["note"] = .string("not called: " + (Tool.uncallable(registered, name: tool) ?? "tool '\(tool)' cannot be called"))
             return (true, fields)
         }
         let answer = await invoker.invoke(

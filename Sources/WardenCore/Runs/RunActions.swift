@@ -6,6 +6,16 @@ public protocol ToolInvoker: Sendable {
     func invoke(tenantID: UUID, endpoint: String, idempotencyKey: String, body: JSONValue) async -> ToolInvocation
 }
 
+extension Tool {
+    /// Why the tool `name` (`tool` as registered, if it is) cannot be called at its endpoint; `nil`
+    /// when it can: registered, not killed, with an endpoint.
+    static func uncallable(_ tool: Tool?, name: String) -> String? {
+        guard let tool else { return "tool '\(name)' is not registered" }
+        guard tool.isActive else { return "tool '\(name)' is disabled by the kill switch" }
+        return tool.endpoint == nil ? "tool '\(name)' has no endpoint" : nil
+    }
+}
+
 /// What a tool's endpoint answered.
 public struct ToolInvocation: Sendable, Equatable {
     /// The HTTP status; `nil` when no answer came (refused, timed out).
