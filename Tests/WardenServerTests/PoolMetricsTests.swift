@@ -9,6 +9,8 @@ import Testing
 /// work runs, and a caller that gives up waiting counts a timeout; the gauges follow.
 @Suite struct PoolMetricsTests {
     @Test func waitingInUseAndTimeouts() async throws {
+        // The metrics system first: gauges made before it is bootstrapped report nowhere.
+        _ = SharedMetrics.registry
         let pool = "test_\(UUID().uuidString.prefix(8).lowercased())"
         let metrics = PoolMetrics(pool: pool, size: 3)
         #expect(SharedMetrics.value(of: "warden_db_pool_size", labels: #"pool="\#(pool)""#) == 3)
