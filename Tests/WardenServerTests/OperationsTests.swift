@@ -87,11 +87,13 @@ enum SharedMetrics {
     }()
 
     /// The value of the series `name{labels…}` (labels as they appear in the exposition, in any
-    /// order; the first series containing them), or 0 when absent.
+    /// order; the first series containing them; `""` also matches the series of an unlabelled metric),
+    /// or 0 when absent.
     static func value(of name: String, labels: String) -> Double {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
-        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + "{") && line.contains(labels) {
+        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+        where (line.hasPrefix(name + "{") && line.contains(labels)) || (labels.isEmpty && line.hasPrefix(name + " ")) {
             return Double(line.split(separator: " ").last ?? "") ?? 0
         }
         return 0

@@ -1,5 +1,6 @@
 public import Foundation
 import Metrics
+import Tracing
 
 /// Approval requests: created by `require_approval` decisions or directly, decided by approvers.
 /// Every change that a receiver should hear of queues its webhook deliveries in the same
@@ -14,11 +15,14 @@ public struct ApprovalService: Sendable {
     public let waiters: ChangeWaiters
     /// Rung when deliveries are queued, so the worker sends them at once.
     public let outbox: Doorbell
+    /// Spans `warden.approval.create` and `warden.approval.vote`.
+    let telemetry: Telemetry
 
     public init(
         store: any Store, clock: any WallClock, escalateAfter: TimeInterval = 900, secrets: WebhookSecrets = WebhookSecrets(master: []),
-        waiters: ChangeWaiters = ChangeWaiters(), outbox: Doorbell = Doorbell()
+        waiters: ChangeWaiters = ChangeWaiters(), outbox: Doorbell = Doorbell(), telemetry: Telemetry = .off
     ) {
+        self.telemetry = telemetry
         self.store = store
         self.clock = clock
         self.escalateAfter = escalateAfter
@@ -208,6 +212,17 @@ public struct ApprovalService: Sendable {
     /// used in the tenant, the earlier request is returned (`created` false) if it asked for the same
     /// thing, else 409.
     public func create(tenant: Tenant, _ draft: Draft) async throws -> (request: ApprovalRequest, created: Bool) {
+        try await telemetry.span("warden.approval.create") { span in
+            span.attributes["warden.tenant"] = tenant.slug
+            span.attributes["warden.tool"] = draft.tool
+            let result = try await createTraced(tenant: tenant, draft)
+            span.attributes["warden.approval_id"] = result.request.id.uuidString.lowercased()
+            span.attributes["warden.approval_level"] = result.request.level.rawValue
+            return result
+        }
+    }
+
+    private func createTraced(tenant: Tenant, _ draft: Draft) async throws -> (request: ApprovalRequest, created: Bool) {
         if let key = draft.idempotencyKey {
             guard !key.isEmpty, key.utf8.count <= 200 else { throw WardenError(.invalidField, "Idempotency-Key must be 1 to 200 bytes") }
         }
@@ -282,6 +297,19 @@ public struct ApprovalService: Sendable {
     /// An approver's vote (`approver` or `admin`, not the requester): approve or reject, audited; a
     /// request that is resolved by it announces so by webhook.
     public func vote(by principal: Principal, tenant: Tenant, id: UUID, _ vote: ApprovalRules.Vote, comment: String?) async throws
+        -> ApprovalRequest
+    {
+        try await telemetry.span("warden.approval.vote") { span in
+            span.attributes["warden.tenant"] = tenant.slug
+            span.attributes["warden.approval_id"] = id.uuidString.lowercased()
+            span.attributes["warden.vote"] = "\(vote)"
+            let request = try await voteTraced(by: principal, tenant: tenant, id: id, vote, comment: comment)
+            span.attributes["warden.approval_status"] = request.status.rawValue
+            return request
+        }
+    }
+
+    private func voteTraced(by principal: Principal, tenant: Tenant, id: UUID, _ vote: ApprovalRules.Vote, comment: String?) async throws
         -> ApprovalRequest
     {
         try principal.require(.decideApprovals)

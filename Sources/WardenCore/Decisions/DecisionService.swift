@@ -1,5 +1,6 @@
 public import Foundation
 import Metrics
+import Tracing
 
 /// The hot path: snapshot, engine, durable record, answer.
 public struct DecisionService: Sendable {
@@ -12,6 +13,8 @@ public struct DecisionService: Sendable {
     public let bypass: PolicyBypass
     /// Fingerprints `secret`-labelled input values before the record is written.
     let secrets: WebhookSecrets
+    /// Spans for decisions (`warden.decide`, `warden.policy.evaluate`).
+    public let telemetry: Telemetry
     /// The tenants' rate limits, in memory (per replica).
     let limiter = RateLimiter()
     /// Today's spend per tenant and agent, for budgets (per replica).
@@ -24,9 +27,10 @@ public struct DecisionService: Sendable {
 
     public init(
         snapshots: SnapshotStore, log: any DecisionLog, clock: any WallClock, external: (any ExternalPolicyClient)? = nil,
-        bypass: PolicyBypass = PolicyBypass(), secrets: WebhookSecrets = WebhookSecrets(master: [])
+        bypass: PolicyBypass = PolicyBypass(), secrets: WebhookSecrets = WebhookSecrets(master: []), telemetry: Telemetry = .off
     ) {
         self.secrets = secrets
+        self.telemetry = telemetry
         self.bypass = bypass
         self.snapshots = snapshots
         self.log = log
@@ -54,12 +58,31 @@ public struct DecisionService: Sendable {
 
     /// Decides for `agentID` of the tenant and returns the record once it is durable.
     public func decide(tenantID: UUID, agentID: String, _ request: DecisionRequest, traceID: String? = nil) async throws -> DecisionRecord {
+        try await telemetry.span("warden.decide") { span in
+            span.attributes["warden.tenant_id"] = tenantID.uuidString.lowercased()
+            span.attributes["warden.agent"] = agentID
+            span.attributes["warden.tool"] = request.tool
+            let record = try await record(tenantID: tenantID, agentID: agentID, request, traceID: traceID)
+            span.attributes["warden.decision_id"] = record.id.uuidString.lowercased()
+            span.attributes["warden.effect"] = record.effect.rawValue
+            span.attributes["warden.reasons"] = record.reasons
+            if let bundle = record.bundle { span.attributes["warden.bundle"] = bundle }
+            return record
+        }
+    }
+
+    private func record(tenantID: UUID, agentID: String, _ request: DecisionRequest, traceID: String?) async throws -> DecisionRecord {
         let start = ContinuousClock.now
         let now = clock.now()
         try Self.validate(request)
         let snapshot = try await snapshots.snapshot(tenantID: tenantID)
         let tenant = snapshot.tenant
-        let outcome = try await outcome(in: snapshot, agentID: agentID, request, now: now, limit: true)
+        let outcome = try await telemetry.span("warden.policy.evaluate") { span in
+            let result = try await self.outcome(in: snapshot, agentID: agentID, request, now: now, limit: true)
+            if let bundle = result.bundle { span.attributes["warden.bundle"] = bundle }
+            if let cohort = result.cohort { span.attributes["warden.cohort"] = cohort.rawValue }
+            return result
+        }
         let evaluated = ContinuousClock.now - start
         var record = DecisionRecord(
             id: UUID.v7(at: now), tenantID: tenantID, agentID: agentID, tool: request.tool, action: request.action,

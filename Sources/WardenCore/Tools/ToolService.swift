@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 import Metrics
+import Tracing
 
 /// What a caller supplies to register a tool.
 public struct ToolDraft: Sendable {
@@ -60,7 +61,11 @@ public struct ToolService: Sendable {
     private let killEvents: Counter
     private let restoreEvents: Counter
 
-    public init(store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock, logger: Logger) {
+    /// Spans `warden.tool.kill` and `warden.tool.restore`.
+    let telemetry: Telemetry
+
+    public init(store: any Store, snapshots: SnapshotStore, hub: EventHub, clock: any WallClock, logger: Logger, telemetry: Telemetry = .off) {
+        self.telemetry = telemetry
         self.store = store
         self.snapshots = snapshots
         self.hub = hub
@@ -160,6 +165,16 @@ public struct ToolService: Sendable {
 
     /// Kills (`active: false`) or restores a tool. Durable and in force before it returns.
     public func setActive(_ active: Bool, by principal: Principal, tenant: Tenant, name: String, reason: String) async throws -> Tool {
+        try await telemetry.span(active ? "warden.tool.restore" : "warden.tool.kill") { span in
+            span.attributes["warden.tenant"] = tenant.slug
+            span.attributes["warden.tool"] = name
+            let tool = try await setActiveTraced(active, by: principal, tenant: tenant, name: name, reason: reason)
+            span.attributes["warden.tool_state_version"] = tool.stateVersion
+            return tool
+        }
+    }
+
+    private func setActiveTraced(_ active: Bool, by principal: Principal, tenant: Tenant, name: String, reason: String) async throws -> Tool {
         try principal.require(.operateKillSwitch)
         let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw WardenError(.missingField, "reason must not be empty: say why, for the audit trail") }

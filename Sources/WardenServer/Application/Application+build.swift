@@ -3,8 +3,10 @@ public import Foundation
 import HTTPTypes
 public import Hummingbird
 public import Logging
+import OTel
 public import Prometheus
 import ServiceLifecycle
+import Tracing
 public import WardenCore
 public import WardenStore
 
@@ -87,14 +89,16 @@ public func buildApplication(
         let outbox = Doorbell()
         try await recordPauseGauges(store: store)
         let invoker = HTTPToolInvoker(client: .shared, secrets: secrets, clock: dependencies.clock)
+        let (telemetry, tracing) = try TracingBackend.make(configuration, logger: logger)
         let decisions = DecisionService(
-            snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass, secrets: secrets)
+            snapshots: snapshots, log: decisionLog, clock: dependencies.clock, external: opa, bypass: bypass, secrets: secrets,
+            telemetry: telemetry)
         try await decisions.seedSpend(store: store)
         let ledger = LedgerService(
             store: store, clock: dependencies.clock, signer: ledgerSigner, configuredKey: configuration.ledgerSigningKey != nil)
         let services = DecisionPathServices(
             snapshots: snapshots, agents: agents,
-            tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger),
+            tools: ToolService(store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger, telemetry: telemetry),
             decisions: decisions, hub: hub, eventHeartbeat: configuration.eventHeartbeat,
             bundles: BundleService(
                 store: store, snapshots: snapshots, hub: hub, clock: dependencies.clock, logger: logger,
@@ -103,7 +107,8 @@ public func buildApplication(
             sandbox: PolicySandbox(store: store, snapshots: snapshots, clock: dependencies.clock, external: opa),
             policySystem: policySystem,
             approvals: ApprovalService(
-                store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox),
+                store: store, clock: dependencies.clock, escalateAfter: configuration.approvalEscalateAfter, secrets: secrets, outbox: outbox,
+                telemetry: telemetry),
             webhooks: WebhookService(store: store, clock: dependencies.clock, secrets: secrets, outbox: outbox),
             runs: RunService(store: store, clock: dependencies.clock, secrets: secrets, snapshots: snapshots), ledger: ledger,
             guardrails: GuardrailService(
@@ -135,7 +140,9 @@ public func buildApplication(
             },
             logger: logger
         )
-        // Shut down in reverse order: the server drains first, then the decision log, then the database.
+        // Shut down in reverse order: the server drains first, then the decision log, then the database,
+        // then the tracer, which ships what is left (bounded by its export timeout, collector up or not).
+        if let tracing { app.addServices(tracing) }
         app.addServices(
             DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog),
             CanaryMonitorService(bundles: services.bundles, interval: configuration.canaryMonitorInterval),
@@ -162,7 +169,7 @@ func buildRouter(
     // Metrics outermost, so they record the status the error middleware chose, not a thrown error.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: RequestTraceMiddleware(telemetry: services.decisions.telemetry))
     HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry, probeTimeout: probeTimeout).addRoutes(to: router)
     let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity, agents: services.agents))
     let scope = TenantScope(snapshots: services.snapshots)
@@ -332,15 +339,48 @@ struct DatabaseCloser: Service {
     }
 }
 
-/// Logs each request as `http.request` at debug level (method, path, status, duration).
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+/// Traces and logs each request. With tracing on, the request runs inside a server span (a child of
+/// its W3C `traceparent`, if any); either way the trace id goes on every line logged for the request
+/// (`trace_id`) and on the context for decisions to store. Logs `http.request` at debug level
+/// (method, path, status, duration).
+struct RequestTraceMiddleware: RouterMiddleware {
+    typealias Context = WardenRequestContext
+    let telemetry: Telemetry
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        // A W3C `traceparent` puts its trace id on every line logged for the request (decisions also
-        // store it on their record).
-        if let header = request.headers[HTTPField.Name("traceparent")!], let traceID = DecisionController.traceID(header) {
-            context.logger[metadataKey: "trace_id"] = "\(traceID)"
+        guard telemetry.enabled else {
+            var context = context
+            context.traceID = DecisionController.traceID(request.headers[HTTPField.Name("traceparent")!])
+            return try await logged(request, context: context, next: next)
         }
+        var parent = ServiceContext.current ?? .topLevel
+        telemetry.tracer.extract(request.headers, into: &parent, using: HeaderExtractor())
+        return try await telemetry.span("HTTP \(request.method.rawValue)", kind: .server, context: parent) { span in
+            span.attributes["http.request.method"] = request.method.rawValue
+            span.attributes["url.path"] = request.uri.path
+            var context = context
+            context.traceID = span.context.otelTraceID
+            do {
+                let response = try await logged(request, context: context, next: next)
+                if let route = context.endpointPath {
+                    span.operationName = "\(request.method.rawValue) \(route)"
+                    span.attributes["http.route"] = route
+                }
+                span.attributes["http.response.status_code"] = Int(response.status.code)
+                if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+                return response
+            } catch {
+                if let route = context.endpointPath { span.operationName = "\(request.method.rawValue) \(route)" }
+                let status = (error as? any HTTPResponseError)?.status.code ?? 500
+                span.attributes["http.response.status_code"] = Int(status)
+                throw error
+            }
+        }
+    }
+
+    private func logged(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let traceID = context.traceID { context.logger[metadataKey: "trace_id"] = "\(traceID)" }
         guard context.logger.logLevel <= .debug else { return try await next(request, context) }
         let start = ContinuousClock.now
         let response = try await next(request, context)
@@ -353,5 +393,13 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             ]
         )
         return response
+    }
+}
+
+/// Reads propagation headers (`traceparent`, `tracestate`) for the tracer.
+struct HeaderExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPFields) -> String? {
+        guard let name = HTTPField.Name(key) else { return nil }
+        return carrier[name]
     }
 }

@@ -43,6 +43,24 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// HMAC-SHA256. Without it, with this deployment's own Ed25519 key. Never logged.
     public var bundleSigningSecret: String?
     public var bundleSigningKeyID: String = "hmac-1"
+    /// OpenTelemetry traces over OTLP/HTTP (protobuf). On when `OTEL_EXPORTER_OTLP_ENDPOINT` (the
+    /// collector's base address; `/v1/traces` is added) or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the
+    /// whole address) is set; the other `OTEL_*` variables (headers, timeout, sampler, service
+    /// name) apply as the OpenTelemetry specification says.
+    public var tracing: TraceExport = .off
+    /// How long one export of spans may take before it is abandoned (`OTEL_EXPORTER_OTLP_TIMEOUT`
+    /// overrides). Exports run in the background; this bounds shutdown with the collector down.
+    public var traceExportTimeout: Duration = .seconds(5)
+    /// How long finished spans wait to be shipped together (`OTEL_BSP_SCHEDULE_DELAY` overrides).
+    public var traceExportDelay: Duration = .seconds(5)
+
+    public enum TraceExport: Sendable, Equatable {
+        case off
+        /// The collector the `OTEL_*` environment names.
+        case environment
+        /// This exact OTLP/HTTP traces address (tests, and the CLI's own settings).
+        case endpoint(String)
+    }
 
     public init() {}
 
@@ -164,6 +182,13 @@ public struct WardenConfiguration: Sendable, Equatable {
         }
         if let seconds = try Self.seconds(environment, "WARDEN_CANARY_MONITOR_SECONDS", in: 0.05...3600) {
             configuration.canaryMonitorInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        for name in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+            guard let text = environment[name], !text.isEmpty else { continue }
+            guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw WardenError(.invalidField, "\(name) must be an http:// or https:// address of an OTLP collector")
+            }
+            configuration.tracing = .environment
         }
         try configuration.apply(
             host: overrides.host, port: overrides.port, databaseURL: overrides.databaseURL, logLevel: overrides.logLevel,

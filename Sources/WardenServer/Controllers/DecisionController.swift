@@ -81,7 +81,7 @@ struct DecisionController {
         let decisionRequest = DecisionRequest(
             tool: body.tool, action: body.action, input: body.input ?? .object([:]), runID: body.runID, cost: body.cost, labels: body.labels)
         let record = try await decisions.decide(
-            tenantID: tenantID, agentID: agentID, decisionRequest, traceID: Self.traceID(request.headers[HTTPField.Name("traceparent")!])
+            tenantID: tenantID, agentID: agentID, decisionRequest, traceID: context.traceID
         )
         if context.logger.logLevel <= .debug {
             context.logger.debug(

@@ -9,11 +9,15 @@ public struct WardenRequestContext: RequestContext {
     var principal: Principal?
     /// Set instead of `principal` when the bearer is an agent token.
     var agent: AgentIdentity?
+    /// The request's trace id: its server span's when tracing is on, else its W3C `traceparent`'s.
+    /// Set by ``RequestTraceMiddleware``; decisions store it on their record.
+    var traceID: String?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.principal = nil
         self.agent = nil
+        self.traceID = nil
     }
 
     /// Bodies larger than this get `413 payload_too_large`.
