@@ -48,6 +48,9 @@ enum TestApp {
         configuration.databaseURL = databaseURL
         configuration.adminToken = adminToken
         configuration.port = 0
+        // Tests run side by side, each with its own pool: keep each small so the test server's
+        // max_connections holds on machines with many cores.
+        configuration.databasePoolSize = 8
         return configuration
     }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import Metrics
 public import Rego
 import Synchronization
 
@@ -83,6 +84,8 @@ public final class SnapshotStore: Sendable {
         var slugs: [String: UUID] = [:]
         /// Bumped by every applied change; a load installs only if it did not change meanwhile.
         var generations: [UUID: Int] = [:]
+        /// What the bundle gauges last showed, per tenant.
+        var shown: [UUID: BundleGauges] = [:]
     }
 
     private let store: any Store
@@ -133,7 +136,10 @@ public final class SnapshotStore: Sendable {
                 state.slugs[loaded.tenant.slug] = tenantID
                 return true
             }
-            if installed { return loaded }
+            if installed {
+                show(loaded)
+                return loaded
+            }
         }
         throw WardenError(.databaseUnavailable, "tenant state kept changing while it was being loaded; try again")
     }
@@ -186,11 +192,44 @@ public final class SnapshotStore: Sendable {
     }
 
     private func mutate(_ tenantID: UUID, _ change: (inout TenantSnapshot) -> Void) {
-        state.withLock { state in
+        let changed = state.withLock { state -> TenantSnapshot? in
             state.generations[tenantID, default: 0] += 1
-            guard var snapshot = state.snapshots[tenantID] else { return }
+            guard var snapshot = state.snapshots[tenantID] else { return nil }
             change(&snapshot)
             state.snapshots[tenantID] = snapshot
+            return snapshot
+        }
+        if let changed { show(changed) }
+    }
+
+    /// Updates the tenant's bundle gauges when what they show changed: `warden_bundle_active_info
+    /// {tenant, version}` (1 for the active bundle), `warden_bundle_active_since_seconds{tenant}` (when
+    /// it became active, Unix time) and `warden_bundle_canary_percent{tenant, version}` (the canary's
+    /// share of decisions). A series of a bundle no longer in that role is removed.
+    private func show(_ snapshot: TenantSnapshot) {
+        let now = BundleGauges(snapshot)
+        let tenantID = snapshot.tenant.id
+        let before = state.withLock { state -> BundleGauges? in
+            let before = state.shown[tenantID]
+            state.shown[tenantID] = now
+            return before
+        }
+        guard before != now else { return }
+        let tenant = ("tenant", now.tenant)
+        if let before, let version = before.active, before.active != now.active || before.tenant != now.tenant {
+            Gauge(label: "warden_bundle_active_info", dimensions: [("tenant", before.tenant), ("version", version)]).destroy()
+        }
+        if let before, let canary = before.canary, canary.version != now.canary?.version || before.tenant != now.tenant {
+            Gauge(label: "warden_bundle_canary_percent", dimensions: [("tenant", before.tenant), ("version", canary.version)]).destroy()
+        }
+        if let version = now.active { Gauge(label: "warden_bundle_active_info", dimensions: [tenant, ("version", version)]).record(1) }
+        if let since = now.activeSince {
+            Gauge(label: "warden_bundle_active_since_seconds", dimensions: [tenant]).record(since)
+        } else if let before, before.activeSince != nil {
+            Gauge(label: "warden_bundle_active_since_seconds", dimensions: [("tenant", before.tenant)]).destroy()
+        }
+        if let canary = now.canary {
+            Gauge(label: "warden_bundle_canary_percent", dimensions: [tenant, ("version", canary.version)]).record(canary.share)
         }
     }
 
@@ -203,5 +242,25 @@ public final class SnapshotStore: Sendable {
             guard let next = result.nextCursor else { return }
             page = PageRequest(limit: PageRequest.maximumLimit, after: try Cursor.decode(next))
         }
+    }
+}
+
+/// What the bundle gauges show for one tenant.
+struct BundleGauges: Equatable {
+    var tenant: String
+    var active: String?
+    var activeSince: Double?
+    var canary: Canary?
+
+    struct Canary: Equatable {
+        var version: String
+        var share: Int
+    }
+
+    init(_ snapshot: TenantSnapshot) {
+        tenant = snapshot.tenant.slug
+        active = snapshot.bundle.map { "\($0.version)" }
+        activeSince = snapshot.bundle?.activatedAt?.timeIntervalSince1970
+        canary = snapshot.canary.map { Canary(version: "\($0.bundle.version)", share: $0.share) }
     }
 }

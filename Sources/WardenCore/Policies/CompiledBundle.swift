@@ -6,6 +6,8 @@ public import Rego
 public final class CompiledBundle: Sendable {
     public let id: UUID
     public let version: SemanticVersion
+    /// When it became the active bundle, if it has.
+    public let activatedAt: Date?
     public let defaultEffect: DefaultEffect
     /// `nil` for a stored bundle this engine could not compile, or one that delegates to OPA.
     let query: PreparedQuery?
@@ -17,6 +19,7 @@ public final class CompiledBundle: Sendable {
     public init(_ bundle: PolicyBundle) throws(WardenError) {
         id = bundle.id
         version = bundle.version
+        activatedAt = bundle.activatedAt
         defaultEffect = bundle.defaultEffect
         external = bundle.opa
         query =
@@ -26,6 +29,7 @@ public final class CompiledBundle: Sendable {
     init(failing bundle: PolicyBundle) {
         id = bundle.id
         version = bundle.version
+        activatedAt = bundle.activatedAt
         defaultEffect = bundle.defaultEffect
         external = bundle.opa
         query = nil

@@ -43,7 +43,7 @@ public func buildApplication(
     dependencies: ApplicationDependencies = ApplicationDependencies()
 ) async throws -> some ApplicationProtocol {
     let location = try DatabaseLocation(parsing: configuration.databaseURL)
-    let database = try await Database.open(location, logger: logger)
+    let database = try await Database.open(location, postgresPoolSize: configuration.databasePoolSize, logger: logger)
     do {
         let migrator = Migrator(database: database, clock: dependencies.clock)
         if configuration.migrate {

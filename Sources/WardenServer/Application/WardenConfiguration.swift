@@ -48,6 +48,9 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// whole address) is set; the other `OTEL_*` variables (headers, timeout, sampler, service
     /// name) apply as the OpenTelemetry specification says.
     public var tracing: TraceExport = .off
+    /// The most PostgreSQL connections this replica opens (`WARDEN_DATABASE_POOL_SIZE`, 1 to 1000;
+    /// default 4 per core). Rounded up to a multiple of the core count. Not used with SQLite.
+    public var databasePoolSize: Int?
     /// How long one export of spans may take before it is abandoned (`OTEL_EXPORTER_OTLP_TIMEOUT`
     /// overrides). Exports run in the background; this bounds shutdown with the collector down.
     public var traceExportTimeout: Duration = .seconds(5)
@@ -182,6 +185,9 @@ public struct WardenConfiguration: Sendable, Equatable {
         }
         if let seconds = try Self.seconds(environment, "WARDEN_CANARY_MONITOR_SECONDS", in: 0.05...3600) {
             configuration.canaryMonitorInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        if let value = try Self.wholeNumber(environment, "WARDEN_DATABASE_POOL_SIZE", in: 1...1000) {
+            configuration.databasePoolSize = Int(value)
         }
         for name in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
             guard let text = environment[name], !text.isEmpty else { continue }

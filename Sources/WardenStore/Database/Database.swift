@@ -33,7 +33,7 @@ public final class Database: Sendable {
     private let sessionMetrics: PoolMetrics
     private let readMetrics: PoolMetrics?
 
-    private init(dialect: Dialect, location: DatabaseLocation, backend: Backend, logger: Logger) {
+    private init(dialect: Dialect, location: DatabaseLocation, backend: Backend, logger: Logger, perLoop: Int = postgresConnectionsPerLoop) {
         switch backend {
         case .sqlite(_, _, _, let readers):
             sessionMetrics = PoolMetrics(pool: "sqlite_session", size: 1)
@@ -41,7 +41,7 @@ public final class Database: Sendable {
         case .postgres:
             sessionMetrics = PoolMetrics(
                 pool: "postgres",
-                size: Self.postgresConnectionsPerLoop * MultiThreadedEventLoopGroup.singleton.makeIterator().reduce(0) { count, _ in count + 1 })
+                size: perLoop * Self.eventLoops)
             readMetrics = nil
         }
         self.dialect = dialect
@@ -52,7 +52,11 @@ public final class Database: Sendable {
 
     /// Opens the database. For SQLite this creates the file and sets WAL mode; for PostgreSQL it
     /// checks that a connection can be made, so a wrong password or host fails here with a clear message.
-    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> Database {
+    ///
+    /// `postgresPoolSize` caps PostgreSQL connections of this process (default: 4 per event loop,
+    /// that is per core); the pool keeps one per event loop at least, so the cap is rounded up to a
+    /// multiple of the core count.
+    public static func open(_ location: DatabaseLocation, postgresPoolSize: Int? = nil, logger: Logger) async throws -> Database {
         switch location {
         case .sqlite(let path):
             let connection: SQLiteConnection
@@ -101,14 +105,16 @@ public final class Database: Sendable {
             }
             configuration.coreConfiguration.options.connectTimeout = .seconds(5)
             if let schema { configuration.searchPath = [schema] }
+            let perLoop = postgresPoolSize.map { max(1, ($0 + Self.eventLoops - 1) / Self.eventLoops) } ?? Self.postgresConnectionsPerLoop
             let pool = EventLoopGroupConnectionPool(
                 source: PostgresConnectionSource(sqlConfiguration: configuration),
-                maxConnectionsPerEventLoop: Self.postgresConnectionsPerLoop,
+                maxConnectionsPerEventLoop: perLoop,
                 requestTimeout: .seconds(5),
                 logger: logger,
                 on: MultiThreadedEventLoopGroup.singleton
             )
-            let database = Database(dialect: .postgres, location: location, backend: .postgres(pool, schema: schema), logger: logger)
+            let database = Database(
+                dialect: .postgres, location: location, backend: .postgres(pool, schema: schema), logger: logger, perLoop: perLoop)
             do {
                 try await database.ping()
                 if let schema {
@@ -125,6 +131,7 @@ public final class Database: Sendable {
     }
 
     static let postgresConnectionsPerLoop = 4
+    static let eventLoops = MultiThreadedEventLoopGroup.singleton.makeIterator().reduce(0) { count, _ in count + 1 }
 
     /// Runs `body` with one session (one connection) to the database.
     public func withSession<Result: Sendable>(
