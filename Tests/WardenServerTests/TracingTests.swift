@@ -84,12 +84,12 @@ func traceIDBytes(_ hex: String) -> [UInt8] {
 }
 
 @Suite struct TracingTests {
-    /// Traces to the collector on `port`, shipped every `delay`, abandoned after 2 s.
-    static func traced(_ port: Int, delay: Duration) -> (inout WardenConfiguration) -> Void {
+    /// Traces to the collector on `port`, shipped every `delay`, an export abandoned after `timeout`.
+    static func traced(_ port: Int, delay: Duration, timeout: Duration = .seconds(3)) -> (inout WardenConfiguration) -> Void {
         { configuration in
             configuration.tracing = .endpoint("http://127.0.0.1:\(port)/v1/traces")
             configuration.traceExportDelay = delay
-            configuration.traceExportTimeout = .seconds(2)
+            configuration.traceExportTimeout = timeout
         }
     }
 
@@ -128,6 +128,7 @@ func traceIDBytes(_ hex: String) -> [UInt8] {
                 #expect(approved.status == .ok, "\(approved.text)")
                 #expect(try await client.send(.post, "/v1/tenants/acme/tools/refund/kill", json: #"{"reason":"INC-9"}"#).status == .ok)
                 #expect(try await client.send(.post, "/v1/tenants/acme/tools/refund/restore", json: #"{"reason":"fixed"}"#).status == .ok)
+                #expect(try await client.send(.get, "/healthz", token: nil).status == .ok)
 
                 let names = [
                     "warden.decide", "warden.policy.evaluate", "warden.approval.create", "warden.approval.vote", "warden.tool.kill",
@@ -139,14 +140,15 @@ func traceIDBytes(_ hex: String) -> [UInt8] {
                 }
                 #expect(arrived, "missing: \(names.filter { !collector.contains(Array($0.utf8)) })")
                 #expect(collector.contains(Array(decisionID.utf8)), "the decide span names its decision")
+                #expect(!collector.contains(Array("/healthz".utf8)), "probes are not traced")
                 #expect(collector.contains(Array("service.name".utf8)) && collector.contains(Array("warden".utf8)))
             }
         }
     }
 
     /// With the collector refusing connections, or accepting them and never answering, decisions are
-    /// answered as fast as without one, none is lost, the ledger holds every record, and the server
-    /// still shuts down within the export timeout.
+    /// answered without waiting on it, none is lost, the ledger holds every record, and the server
+    /// still shuts down within two export timeouts.
     @Test(arguments: Backend.available, [CollectorFault.refused, .hanging])
     func aCollectorOutageBlocksNothingAndLosesNothing(_ backend: Backend, _ fault: CollectorFault) async throws {
         let body: @Sendable (Int) async throws -> Void = { port in
@@ -154,7 +156,7 @@ func traceIDBytes(_ hex: String) -> [UInt8] {
             let served = Mutex(ContinuousClock.now)
             try await TestApp.run(
                 backend,
-                configure: Self.traced(port, delay: .milliseconds(20))
+                configure: Self.traced(port, delay: .milliseconds(20), timeout: .seconds(5))
             ) { client in
                 let demo = try await Demo.setUp(client)
                 let count = 300
@@ -172,11 +174,12 @@ func traceIDBytes(_ hex: String) -> [UInt8] {
                 #expect((verified["entries"] as? Int ?? 0) >= count, "\(verified)")
                 served.withLock { $0 = ContinuousClock.now }
             }
-            // No single decision waited on the exporter (its timeout is 2 s); the shutdown's last flush
-            // gives up after about one timeout instead of hanging on the collector.
+            // No decision waited on the exporter (its timeout is 5 s; alone on this machine the slowest
+            // takes about 10 ms, beside the whole suite about 400 ms); shutdown waits for at most the
+            // export in flight and the last flush, one timeout each (seen: 2 to 11 s), not for the collector.
             let shutdown = ContinuousClock.now - served.withLock { $0 }
-            #expect(slowest.withLock { $0 } < .seconds(1), "slowest decision: \(slowest.withLock { $0 })")
-            #expect(shutdown < .seconds(8), "shutdown took \(shutdown)")
+            #expect(slowest.withLock { $0 } < .milliseconds(2500), "slowest decision: \(slowest.withLock { $0 })")
+            #expect(shutdown < .seconds(20), "shutdown took \(shutdown)")
             print("collector outage: slowest decision \(slowest.withLock { $0 }), shutdown \(shutdown)")
         }
         switch fault {
@@ -223,7 +226,8 @@ func traceIDBytes(_ hex: String) -> [UInt8] {
                 let start = ContinuousClock.now
                 let decided = try await decide(during)
                 #expect(decided.status == .ok, "\(decided.text)")
-                #expect(ContinuousClock.now - start < .seconds(1))
+                // Under the export timeout (3 s): no decision waits on a refused export.
+                #expect(ContinuousClock.now - start < .milliseconds(1500))
             }
             #expect(try await eventually(15) { SharedMetrics.value(of: "warden_trace_export_failures_total", labels: "") > failures })
             // Triage: Warden itself answers.

@@ -346,9 +346,11 @@ struct DatabaseCloser: Service {
 struct RequestTraceMiddleware: RouterMiddleware {
     typealias Context = WardenRequestContext
     let telemetry: Telemetry
+    static let untraced: Set<String> = ["/healthz", "/readyz", "/metrics"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard telemetry.enabled else {
+        // Probes and scrapes are not traced: a balancer's health checks would flood the collector.
+        guard telemetry.enabled, !Self.untraced.contains(request.uri.path) else {
             var context = context
             context.traceID = DecisionController.traceID(request.headers[HTTPField.Name("traceparent")!])
             return try await logged(request, context: context, next: next)
