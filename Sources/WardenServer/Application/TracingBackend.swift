@@ -26,6 +26,11 @@ enum TracingBackend {
         otel.traces.otlpExporter.timeout = configuration.traceExportTimeout
         otel.traces.batchSpanProcessor.exportTimeout = configuration.traceExportTimeout
         otel.traces.batchSpanProcessor.scheduleDelay = configuration.traceExportDelay
+        // A decision makes three spans; at thousands of decisions a second the SDK's defaults (a queue
+        // of 2,048, batches of 512) drop most of them. `OTEL_BSP_MAX_QUEUE_SIZE` and
+        // `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` override.
+        otel.traces.batchSpanProcessor.maxQueueSize = 16_384
+        otel.traces.batchSpanProcessor.maxExportBatchSize = 4_096
         var diagnostics = logger
         diagnostics.handler = TraceExportWatch(inner: logger.handler)
         diagnostics[metadataKey: "component"] = "otel"

@@ -55,7 +55,7 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// overrides). Exports run in the background; this bounds shutdown with the collector down.
     public var traceExportTimeout: Duration = .seconds(5)
     /// How long finished spans wait to be shipped together (`OTEL_BSP_SCHEDULE_DELAY` overrides).
-    public var traceExportDelay: Duration = .seconds(5)
+    public var traceExportDelay: Duration = .seconds(1)
 
     public enum TraceExport: Sendable, Equatable {
         case off
