@@ -130,8 +130,9 @@ enum SharedMetrics {
             store: store, identity: IdentityService(store: store), services: try await .detached(store: store), dialect: .sqlite,
             readiness: Readiness(), registry: PrometheusCollectorRegistry()
         )
+        // The console's pages (`/console…`) are HTML for people, not API: not in the document.
         let served = Set(
-            router.routes.map { route in
+            router.routes.filter { !$0.path.description.hasPrefix("/console") }.map { route in
                 let path = route.path.description.split(separator: "/").map { part in
                     part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
                 }.joined(separator: "/")

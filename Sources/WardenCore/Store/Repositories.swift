@@ -70,6 +70,8 @@ public protocol DecisionRepository: Sendable {
     func find(tenantID: UUID, id: UUID) async throws -> DecisionRecord?
     func list(_ query: DecisionQuery, _ page: PageRequest) async throws -> Page<DecisionRecord>
     func count(tenantID: UUID) async throws -> Int
+    /// Decisions since `since` by effect, and how many the policy failed to make (the console's overview).
+    func summary(tenantID: UUID, since: Date) async throws -> DecisionSummary
     /// Per cohort, the decisions of the tenant since `since` (canary: those of `canaryBundleID` only).
     func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats]
     /// The decisions one bundle made since `since`.
@@ -162,6 +164,7 @@ public struct Repositories: Sendable {
     public var ledger: any LedgerRepository
     public var provenance: any ProvenanceRepository
     public var notifications: any NotificationRepository
+    public var consoleSessions: any ConsoleSessionRepository
 
     public init(
         tenants: any TenantRepository, apiKeys: any APIKeyRepository, audit: any AuditEventRepository, agents: any AgentRepository,
@@ -169,8 +172,9 @@ public struct Repositories: Sendable {
         signingKeys: any SigningKeyRepository, bundles: any BundleRepository, incidents: any IncidentRepository,
         settings: any SystemSettingRepository, approvals: any ApprovalRepository, webhooks: any WebhookDeliveryRepository,
         runs: any RunRepository, ledger: any LedgerRepository, provenance: any ProvenanceRepository,
-        notifications: any NotificationRepository
+        notifications: any NotificationRepository, consoleSessions: any ConsoleSessionRepository
     ) {
+        self.consoleSessions = consoleSessions
         self.notifications = notifications
         self.provenance = provenance
         self.ledger = ledger
@@ -236,4 +240,21 @@ public protocol ApprovalRepository: Sendable {
     func unresolvedCount() async throws -> Int
     /// Counts one webhook attempt for the request and keeps its HTTP status (0: no answer).
     func recordWebhookAttempt(id: UUID, status: Int) async throws
+}
+
+/// A tenant's decisions over a window, by effect.
+public struct DecisionSummary: Sendable, Equatable {
+    public var allow = 0
+    public var deny = 0
+    public var requireApproval = 0
+    /// Denied because the policy failed (`policy_error`, `policy_unavailable`).
+    public var errors = 0
+    public var total: Int { allow + deny + requireApproval }
+
+    public init(allow: Int = 0, deny: Int = 0, requireApproval: Int = 0, errors: Int = 0) {
+        self.allow = allow
+        self.deny = deny
+        self.requireApproval = requireApproval
+        self.errors = errors
+    }
 }

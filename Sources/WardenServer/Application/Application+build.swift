@@ -121,7 +121,8 @@ public func buildApplication(
         )
         let readiness = Readiness()
         let router = buildRouter(
-            store: store, identity: identity, services: services, dialect: database.dialect, readiness: readiness, registry: dependencies.registry
+            store: store, identity: identity, services: services, dialect: database.dialect, readiness: readiness, registry: dependencies.registry,
+            clock: dependencies.clock
         )
         var app = Application(
             router: router,
@@ -163,7 +164,7 @@ public func buildApplication(
 /// The router with every route Warden serves. Separate from `buildApplication` so tests can list its routes.
 func buildRouter(
     store: any Store, identity: IdentityService, services: DecisionPathServices, dialect: Database.Dialect, readiness: Readiness,
-    registry: PrometheusCollectorRegistry, probeTimeout: Duration = .seconds(2)
+    registry: PrometheusCollectorRegistry, probeTimeout: Duration = .seconds(2), clock: any WallClock = SystemClock()
 ) -> Router<WardenRequestContext> {
     let router = Router(context: WardenRequestContext.self)
     // Metrics outermost, so they record the status the error middleware chose, not a thrown error.
@@ -171,6 +172,10 @@ func buildRouter(
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: RequestTraceMiddleware(telemetry: services.decisions.telemetry))
     HealthController(store: store, dialect: dialect, readiness: readiness, registry: registry, probeTimeout: probeTimeout).addRoutes(to: router)
+    ConsoleController(
+        library: ConsoleController.templates, sessions: ConsoleSessionService(store: store, identity: identity, clock: clock), identity: identity,
+        services: services, store: store, clock: clock
+    ).addRoutes(to: router)
     let v1 = router.group("/v1").add(middleware: AuthMiddleware(identity: identity, agents: services.agents))
     let scope = TenantScope(snapshots: services.snapshots)
     TenantController(identity: identity, snapshots: services.snapshots).addRoutes(to: v1)

@@ -41,5 +41,6 @@ extension Migration {
         .decisionLabels,
         .guardrails,
         .notifications,
+        .consoleSessions,
     ]
 }

@@ -82,6 +82,23 @@ struct SQLDecisionRepository: DecisionRepository {
         return try row?.decode(column: "n", as: Int.self) ?? 0
     }
 
+    func summary(tenantID: UUID, since: Date) async throws -> DecisionSummary {
+        let row = try await db.raw(
+            """
+            SELECT SUM(CASE WHEN effect = 'allow' THEN 1 ELSE 0 END) AS allows,
+                   SUM(CASE WHEN effect = 'deny' THEN 1 ELSE 0 END) AS denies,
+                   SUM(CASE WHEN effect = 'require_approval' THEN 1 ELSE 0 END) AS approvals,
+                   SUM(CASE WHEN reasons LIKE '%"policy_error"%' OR reasons LIKE '%"policy_unavailable"%' THEN 1 ELSE 0 END) AS errors
+            FROM decisions
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND created_at >= \(bind: Timestamp.format(since))
+            """
+        ).first()
+        guard let row else { return DecisionSummary() }
+        return DecisionSummary(
+            allow: try row.decode(column: "allows", as: Int?.self) ?? 0, deny: try row.decode(column: "denies", as: Int?.self) ?? 0,
+            requireApproval: try row.decode(column: "approvals", as: Int?.self) ?? 0, errors: try row.decode(column: "errors", as: Int?.self) ?? 0)
+    }
+
     func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats] {
         let rows = try await db.raw(
             """

@@ -30,7 +30,7 @@ public struct SQLStore: Store {
             settings: SQLSystemSettingRepository(db: db), approvals: SQLApprovalRepository(db: db),
             webhooks: SQLWebhookDeliveryRepository(db: db), runs: SQLRunRepository(db: db),
             ledger: SQLLedgerRepository(db: db), provenance: SQLProvenanceRepository(db: db),
-            notifications: SQLNotificationRepository(db: db)
+            notifications: SQLNotificationRepository(db: db), consoleSessions: SQLConsoleSessionRepository(db: db)
         )
     }
 }

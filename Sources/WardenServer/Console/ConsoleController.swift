@@ -1,0 +1,306 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Mustache
+import WardenCore
+
+/// The operator console at `/console`: server-rendered pages (swift-mustache templates in
+/// `Resources/console`) over the same services, roles and tenant scoping as the API. A session is
+/// opened with an API key and acts as that key; every form carries the session's CSRF token.
+struct ConsoleController: Sendable {
+    let library: MustacheLibrary
+    let sessions: ConsoleSessionService
+    let identity: IdentityService
+    let services: DecisionPathServices
+    let store: any Store
+    let clock: any WallClock
+
+    static let sessionCookie = "warden_session"
+    static let loginCookie = "warden_login"
+
+    func addRoutes(to router: Router<WardenRequestContext>) {
+        router.get("/console", use: overview)
+        router.get("/console/login", use: loginPage)
+        router.post("/console/login", use: login)
+        router.post("/console/logout", use: logout)
+        router.get("/console/tenants/:tenant/tools", use: tools)
+        router.post("/console/tenants/:tenant/tools/:tool/kill") { request, context in try await setActive(false, request, context) }
+        router.post("/console/tenants/:tenant/tools/:tool/restore") { request, context in try await setActive(true, request, context) }
+    }
+
+    /// A signed-in request: the session, whom it acts as, and the context with that principal set
+    /// (so `TenantScope` and the services check roles and tenants as for an API call).
+    struct Signed {
+        var session: ConsoleSession
+        var principal: Principal
+        var context: WardenRequestContext
+    }
+
+    // MARK: Sign-in
+
+    @Sendable func loginPage(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        if try await signedIn(request, context) != nil { return Self.redirect("/console") }
+        return try loginForm(request, flash: nil, status: .ok)
+    }
+
+    private func loginForm(_ request: Request, flash: String?, status: HTTPResponse.Status) throws -> Response {
+        // Login CSRF: the form's token must equal this cookie's (double submit); a strict SameSite
+        // cookie is not sent with another site's form.
+        let token = ConsoleSessionService.randomText(SystemRandomSource(), bytes: 24)
+        var data: [String: Any] = ["title": "Sign in", "csrf": token]
+        if let flash { data["flash"] = ["kind": "error", "message": flash] }
+        var response = try page("login", data, status: status)
+        response.setCookie(Self.cookie(Self.loginCookie, token, request: request, maxAge: 3600))
+        return response
+    }
+
+    @Sendable func login(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let form = try await Self.form(request, context: context)
+        guard let expected = request.cookies[Self.loginCookie]?.value, let given = form["csrf"], Self.same(expected, given) else {
+            return try loginForm(request, flash: "Your sign-in form expired; please try again.", status: .forbidden)
+        }
+        do {
+            let (token, _, principal) = try await sessions.signIn(key: form["key"] ?? "")
+            context.logger.info("console.signed_in", metadata: ["api_key.id": "\(principal.keyID.uuidString.lowercased())"])
+            var response = Self.redirect("/console")
+            response.setCookie(Self.cookie(Self.sessionCookie, token, request: request, maxAge: Int(ConsoleSessionService.lifetime)))
+            response.setCookie(Self.cookie(Self.loginCookie, "", request: request, maxAge: 0))
+            return response
+        } catch let error as WardenError where error.code == .unauthenticated {
+            return try loginForm(request, flash: "That API key is not valid.", status: .unauthorized)
+        }
+    }
+
+    @Sendable func logout(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        try await checkCSRF(request, signed)
+        if let token = request.cookies[Self.sessionCookie]?.value { try await sessions.signOut(token: token, principal: signed.principal) }
+        var response = Self.redirect("/console/login")
+        response.setCookie(Self.cookie(Self.sessionCookie, "", request: request, maxAge: 0))
+        return response
+    }
+
+    // MARK: Pages
+
+    @Sendable func overview(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        let now = clock.now()
+        let since = now.addingTimeInterval(-3600)
+        var tenants: [Tenant] = []
+        if let tenantID = signed.principal.tenantID {
+            tenants = [try await services.snapshots.snapshot(tenantID: tenantID).tenant]
+        } else {
+            tenants = try await identity.listTenants(by: signed.principal, page: PageRequest(limit: 50)).items
+        }
+        var cards: [[String: Any]] = []
+        for tenant in tenants {
+            let snapshot = try await services.snapshots.snapshot(tenantID: tenant.id)
+            let tenantID = tenant.id
+            let (summary, pending, escalated, incidents) = try await store.read { repos in
+                (
+                    try await repos.decisions.summary(tenantID: tenantID, since: since),
+                    try await repos.approvals.list(tenantID: tenantID, status: .pending, PageRequest(limit: 500)).items.count,
+                    try await repos.approvals.list(tenantID: tenantID, status: .escalated, PageRequest(limit: 500)).items.count,
+                    try await repos.incidents.list(tenantID: tenantID, PageRequest(limit: 100)).items.filter {
+                        $0.createdAt > now.addingTimeInterval(-86_400)
+                    }.count
+                )
+            }
+            let total = summary.total
+            func share(_ count: Int) -> Int { total == 0 ? 0 : Int((Double(count) * 100 / Double(total)).rounded()) }
+            let denyRate = total == 0 ? 0 : Double(summary.deny) / Double(total)
+            let errorRate = total == 0 ? 0 : Double(summary.errors) / Double(total)
+            let panic = tenant.panic.flatMap { $0.isActive(at: now) ? $0 : nil }
+            let disabled = snapshot.tools.values.filter { !$0.tool.isActive }.count
+            cards.append(
+                [
+                    "slug": tenant.slug, "decisions": total, "allow": summary.allow, "deny": summary.deny, "approval": summary.requireApproval,
+                    "allowPct": share(summary.allow), "denyPct": share(summary.deny), "approvalPct": share(summary.requireApproval),
+                    "denyRate": Self.percent(denyRate), "denyHigh": denyRate > 0.25, "errorRate": Self.percent(errorRate),
+                    "errorsHigh": errorRate > 0.01, "pendingApprovals": pending + escalated, "pendingBad": pending + escalated > 0,
+                    "openIncidents": incidents, "incidentsBad": incidents > 0, "toolsDisabled": disabled, "disabledBad": disabled > 0,
+                    "panic": panic != nil, "panicReason": panic?.reason ?? "",
+                    "activeBundle": snapshot.bundle.map { "\($0.version)" } ?? "none",
+                ].merging(snapshot.canary.map { ["canary": "\($0.bundle.version) at \($0.share) %"] } ?? [:]) { _, new in new })
+        }
+        return try page(
+            "overview",
+            base(signed, title: "Overview", nav: "overview", tenant: tenants.count == 1 ? tenants[0] : nil).merging([
+                "tenants": cards, "generatedAt": Self.clockTime(now),
+            ]) { _, new in new })
+    }
+
+    @Sendable func tools(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            try await toolsPage(signed, flash: Self.notice(request))
+        }
+    }
+
+    private func toolsPage(_ signed: Signed, flash: [String: Any]?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readTools)
+        let listed = try await services.tools.list(by: principal, tenant: tenant, page: PageRequest(limit: PageRequest.maximumLimit)).items
+        let acks = try await services.tools.acks(for: listed)
+        let rows: [[String: Any]] = listed.map { tool in
+            [
+                "name": tool.name, "description": tool.description, "risk": tool.risk.rawValue, "active": tool.isActive,
+                "stateVersion": tool.stateVersion, "disabledReason": tool.stateReason ?? "",
+                "acks": (acks[tool.id] ?? []).map { ack in
+                    ["adapter": ack.adapterID, "version": ack.stateVersion, "current": ack.stateVersion >= tool.stateVersion] as [String: Any]
+                },
+            ]
+        }
+        var data = base(signed, title: "Tools · \(tenant.slug)", nav: "tools", tenant: tenant)
+        data["tools"] = rows
+        data["canOperate"] = principal.has(.operateKillSwitch)
+        if let flash { data["flash"] = flash }
+        return try page("tools", data, status: status)
+    }
+
+    /// Kill or restore from the tools page, then back to it saying what happened.
+    func setActive(_ active: Bool, _ request: Request, _ context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let form = try await checkCSRF(request, signed)
+            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .operateKillSwitch)
+            let name = try signed.context.parameters.require("tool")
+            do {
+                _ = try await services.tools.setActive(active, by: principal, tenant: tenant, name: name, reason: form["reason"] ?? "")
+            } catch let error as WardenError where error.code == .missingField || error.code == .invalidField {
+                return try await toolsPage(signed, flash: ["kind": "error", "message": error.message], status: .badRequest)
+            }
+            return Self.redirect("/console/tenants/\(tenant.slug)/tools?done=\(active ? "restored" : "killed")&tool=\(Self.query(name))")
+        }
+    }
+
+    // MARK: Sessions, CSRF, rendering
+
+    func signedIn(_ request: Request, _ context: WardenRequestContext) async throws -> Signed? {
+        guard let token = request.cookies[Self.sessionCookie]?.value, !token.isEmpty,
+            let (session, principal) = try await sessions.resolve(token: token)
+        else { return nil }
+        var context = context
+        context.principal = principal
+        context.logger[metadataKey: "auth.key_id"] = "\(principal.keyID.uuidString.lowercased())"
+        return Signed(session: session, principal: principal, context: context)
+    }
+
+    /// The posted form, once its CSRF token matched the session's (403 otherwise).
+    @discardableResult
+    func checkCSRF(_ request: Request, _ signed: Signed) async throws -> [String: String] {
+        let form = try await Self.form(request, context: signed.context)
+        guard let given = form["csrf"], Self.same(given, signed.session.csrf) else {
+            throw WardenError(.forbidden, "the form's CSRF token does not match your session; reload the page and try again")
+        }
+        return form
+    }
+
+    /// Runs a signed-in page; a Warden error becomes an error page with its status, not JSON.
+    func rendered(_ signed: Signed, _ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as WardenError {
+            let status = ErrorMiddleware<WardenRequestContext>.status(for: error.code)
+            var data = base(signed, title: "Error", nav: "", tenant: nil)
+            data["heading"] = status.reasonPhrase
+            data["message"] = error.message
+            return try page("error", data, status: status)
+        }
+    }
+
+    func base(_ signed: Signed, title: String, nav: String, tenant: Tenant?) -> [String: Any] {
+        var data: [String: Any] = [
+            "title": title, "signedIn": true, "csrf": signed.session.csrf, "nav": [nav: true],
+            "who": "\(signed.principal.keyName) · \(signed.principal.role.rawValue)\(signed.principal.tenantID == nil ? " · all tenants" : "")",
+        ]
+        if let tenant { data["tenant"] = ["slug": tenant.slug] }
+        return data
+    }
+
+    func page(_ template: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
+        guard let html = library.render(data, withTemplate: template) else {
+            throw WardenError(.internalError, "console template '\(template)' is missing")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("Content-Security-Policy")!] =
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// A console cookie: HttpOnly, SameSite=Strict, for `/console` only, and Secure when the request
+    /// came over TLS (directly or, as `X-Forwarded-Proto` says, through a proxy).
+    static func cookie(_ name: String, _ value: String, request: Request, maxAge: Int) -> Cookie {
+        let tls = request.uri.scheme == .https || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
+        return Cookie(name: name, value: value, maxAge: maxAge, path: "/console", secure: tls, httpOnly: true, sameSite: .strict)
+    }
+
+    static func form(_ request: Request, context: WardenRequestContext) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { (text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding) ?? "" }
+            guard let key = parts.first else { continue }
+            fields[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+
+    /// Compares two secrets in time independent of where they differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// `04:49 UTC`: when a page's figures were read.
+    static func clockTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "HH:mm:ss 'UTC'"
+        return formatter.string(from: date)
+    }
+
+    static func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
+
+    static func query(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+
+    /// The notice a redirect after an action asks for (`?done=killed&tool=refund`); fixed wording.
+    static func notice(_ request: Request) -> [String: Any]? {
+        guard let done = request.uri.queryParameters.get("done"), let tool = request.uri.queryParameters.get("tool") else { return nil }
+        switch done {
+        case "killed": return ["kind": "notice", "message": "Killed \(tool): its decisions are denied from now on."]
+        case "restored": return ["kind": "notice", "message": "Restored \(tool)."]
+        default: return nil
+        }
+    }
+}
+
+extension ConsoleController {
+    /// The console's templates (`Resources/console/*.mustache`), parsed once. A template that does
+    /// not parse is a build mistake; the console test renders every one.
+    static let templates: MustacheLibrary = {
+        var library = MustacheLibrary()
+        guard let folder = Bundle.module.url(forResource: "console", withExtension: nil),
+            let files = try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+        else { return library }
+        for file in files where file.pathExtension == "mustache" {
+            if let text = try? String(contentsOf: file, encoding: .utf8) {
+                try? library.register(text, named: file.deletingPathExtension().lastPathComponent)
+            }
+        }
+        return library
+    }()
+}

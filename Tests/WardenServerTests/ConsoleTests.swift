@@ -1,0 +1,171 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import WardenCore
+
+@testable import WardenServer
+
+/// The console over HTTP (the browser test, `scripts/console-browser`, drives the same pages in
+/// Chromium): sign-in, its cookies and CSRF, role and tenant scoping, kill and restore from a form,
+/// sign-out, and a revoked key ending its sessions.
+@Suite struct ConsoleTests {
+    /// A browser of one: keeps the console's cookies between requests.
+    final class Browser: @unchecked Sendable {
+        let client: any TestClientProtocol
+        var cookies: [String: String] = [:]
+
+        init(_ client: any TestClientProtocol) { self.client = client }
+
+        @discardableResult
+        func get(_ path: String) async throws -> TestResponse { try await send(.get, path, form: nil) }
+
+        @discardableResult
+        func post(_ path: String, _ form: [String: String], headers: HTTPFields = [:]) async throws -> TestResponse {
+            try await send(.post, path, form: form, headers: headers)
+        }
+
+        func send(_ method: HTTPRequest.Method, _ path: String, form: [String: String]?, headers extra: HTTPFields = [:]) async throws
+            -> TestResponse
+        {
+            var headers = extra
+            if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+            var body: ByteBuffer?
+            if let form {
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                let text = form.map { key, value in
+                    "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                }.joined(separator: "&")
+                body = ByteBuffer(string: text)
+            }
+            let response = try await client.execute(uri: path, method: method, headers: headers, body: body)
+            for header in response.headers[values: .setCookie] {
+                let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(pair[0])
+                let value = pair.count > 1 ? String(pair[1]) : ""
+                if value.isEmpty || header.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
+            }
+            return response
+        }
+
+        /// The CSRF token of the page's forms.
+        static func csrf(_ page: TestResponse) throws -> String {
+            let text = page.text
+            let marker = #"name="csrf" value=""#
+            let start = try #require(text.range(of: marker), "no form on \(text.prefix(300))").upperBound
+            return String(text[start...].prefix { $0 != "\"" })
+        }
+
+        func signIn(_ key: String) async throws -> TestResponse {
+            let form = try await get("/console/login")
+            return try await post("/console/login", ["csrf": try Self.csrf(form), "key": key])
+        }
+    }
+
+    static func key(_ client: some TestClientProtocol, role: String, tenant: String) async throws -> (id: String, key: String) {
+        let created = try await client.send(.post, "/v1/api-keys", json: #"{"name":"\#(role)-key","role":"\#(role)","tenant":"\#(tenant)"}"#)
+        let object = try created.object()
+        return (try #require(object["id"] as? String), try #require(object["key"] as? String))
+    }
+
+    @Test(arguments: Backend.available)
+    func signInCookiesAndCSRF(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            _ = try await Demo.setUp(client)
+            let browser = Browser(client)
+            let anonymous = try await browser.get("/console")
+            #expect(anonymous.status == .seeOther && anonymous.headers[.location] == "/console/login")
+            let form = try await browser.get("/console/login")
+            #expect(form.status == .ok)
+            #expect(form.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(form.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("frame-ancestors 'none'") == true)
+            #expect(form.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            #expect(form.headers[.cacheControl] == "no-store")
+            let loginCookie = try #require(form.headers[values: .setCookie].first { $0.hasPrefix("warden_login=") })
+            #expect(loginCookie.contains("HttpOnly") && loginCookie.contains("SameSite=Strict") && loginCookie.contains("Path=/console"))
+
+            // The login form's token must match its cookie (another site's form has neither).
+            let forged = try await browser.post("/console/login", ["csrf": "forged", "key": TestApp.adminToken])
+            #expect(forged.status == .forbidden)
+            #expect(browser.cookies["warden_session"] == nil)
+            let wrong = try await browser.signIn("wdn_not-a-key")
+            #expect(wrong.status == .unauthorized && wrong.text.contains("not valid"))
+            #expect(browser.cookies["warden_session"] == nil)
+
+            let signedIn = try await browser.signIn(TestApp.adminToken)
+            #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/console")
+            let session = try #require(signedIn.headers[values: .setCookie].first { $0.hasPrefix("warden_session=wcs_") })
+            #expect(session.contains("HttpOnly") && session.contains("SameSite=Strict") && session.contains("Path=/console"))
+            #expect(!session.contains("Secure"), "served over plain HTTP")
+            let overview = try await browser.get("/console")
+            #expect(overview.status == .ok && overview.text.contains(#"data-tenant="acme""#), "\(overview.text.prefix(500))")
+            #expect(!overview.text.contains(TestApp.adminToken), "the key is never echoed")
+
+            // Behind a TLS proxy the session cookie is Secure.
+            let tls = Browser(client)
+            let tlsForm = try await tls.get("/console/login")
+            let secured = try await tls.post(
+                "/console/login", ["csrf": try Browser.csrf(tlsForm), "key": TestApp.adminToken],
+                headers: [HTTPField.Name("X-Forwarded-Proto")!: "https"])
+            #expect(secured.headers[values: .setCookie].contains { $0.hasPrefix("warden_session=") && $0.contains("Secure") })
+
+            // Every form needs the session's CSRF token: without it nothing changes.
+            let noToken = try await browser.post("/console/tenants/acme/tools/refund/kill", ["reason": "no token"])
+            #expect(noToken.status == .forbidden && noToken.text.contains("CSRF"))
+            let tool = try await client.send(.get, "/v1/tenants/acme/tools/refund").object()
+            #expect(tool["is_active"] as? Bool == true)
+
+            // Signing out ends the session for good: the old cookie is refused afterwards.
+            let cookie = try #require(browser.cookies["warden_session"])
+            let out = try await browser.post("/console/logout", ["csrf": try Browser.csrf(overview)])
+            #expect(out.status == .seeOther && out.headers[.location] == "/console/login")
+            let replayed = Browser(client)
+            replayed.cookies["warden_session"] = cookie
+            #expect(try await replayed.get("/console").headers[.location] == "/console/login")
+            let audit = try await client.send(.get, "/v1/audit-events?limit=100").array("items").compactMap { $0["action"] as? String }
+            #expect(audit.contains("console.signed_in") && audit.contains("console.signed_out"))
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func rolesAndTenantsScopeWhatASessionSeesAndDoes(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            #expect(try await client.send(.post, "/v1/tenants", json: #"{"slug":"other"}"#).status == .created)
+            // An operator of acme: sees acme only, kills and restores its tools.
+            let operatorKey = try await Self.key(client, role: "operator", tenant: "acme")
+            let ops = Browser(client)
+            #expect(try await ops.signIn(operatorKey.key).status == .seeOther)
+            let overview = try await ops.get("/console")
+            #expect(overview.text.contains(#"data-tenant="acme""#) && !overview.text.contains(#"data-tenant="other""#))
+            #expect(try await ops.get("/console/tenants/other/tools").status == .notFound)
+            let tools = try await ops.get("/console/tenants/acme/tools")
+            #expect(tools.status == .ok && tools.text.contains(#"data-tool="refund""#))
+            let csrf = try Browser.csrf(tools)
+            let empty = try await ops.post("/console/tenants/acme/tools/refund/kill", ["csrf": csrf, "reason": " "])
+            #expect(empty.status == .badRequest && empty.text.contains("reason"), "\(empty.text.prefix(300))")
+            let killed = try await ops.post("/console/tenants/acme/tools/refund/kill", ["csrf": csrf, "reason": "INC-9"])
+            #expect(killed.status == .seeOther, "\(killed.text.prefix(300))")
+            #expect(try await ops.get(try #require(killed.headers[.location])).text.contains("Killed refund"))
+            #expect(try await demo.decide(client).decision() == ("deny", ["tool_disabled"]))
+            #expect(try await ops.post("/console/tenants/acme/tools/refund/restore", ["csrf": csrf, "reason": "fixed"]).status == .seeOther)
+            #expect(try await demo.decide(client).decision().0 == "allow")
+
+            // An approver sees the tools but cannot kill them.
+            let approverKey = try await Self.key(client, role: "approver", tenant: "acme")
+            let approver = Browser(client)
+            _ = try await approver.signIn(approverKey.key)
+            let seen = try await approver.get("/console/tenants/acme/tools")
+            #expect(seen.text.contains("your role cannot kill tools"))
+            let refused = try await approver.post("/console/tenants/acme/tools/refund/kill", ["csrf": try Browser.csrf(seen), "reason": "x"])
+            #expect(refused.status == .forbidden)
+            #expect(try await demo.decide(client).decision().0 == "allow")
+
+            // Revoking the key ends its sessions at the next request.
+            #expect(try await client.send(.delete, "/v1/api-keys/\(operatorKey.id)?reason=left").status == .ok)
+            #expect(try await ops.get("/console").headers[.location] == "/console/login")
+        }
+    }
+}
