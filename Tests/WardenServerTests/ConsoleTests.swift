@@ -168,4 +168,42 @@ import WardenCore
             #expect(try await ops.get("/console").headers[.location] == "/console/login")
         }
     }
+
+    /// The approvals queue: a two-person request shows its progress, each approver votes once with a
+    /// comment kept in the history, and the second approval resolves it.
+    @Test(arguments: Backend.available)
+    func approvalsAreDecidedFromTheQueue(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client, approvalLevel: "two_person")
+            let decided = try await client.send(
+                .post, "/v1/decide", token: demo.token,
+                json: #"{"tool":"refund","action":"create","input":{"order":42,"card":"4111-1111"},"labels":{"input.card":"secret"}}"#)
+            let approvalID = try #require(try decided.object()["approval_id"] as? String)
+            let alice = Browser(client)
+            _ = try await alice.signIn(try await Self.key(client, role: "approver", tenant: "acme").key)
+            let queue = try await alice.get("/console/tenants/acme/approvals")
+            #expect(queue.status == .ok && queue.text.contains(#"data-approval="\#(approvalID)""#) && queue.text.contains("0 of 2"))
+            let detail = try await alice.get("/console/tenants/acme/approvals/\(approvalID)")
+            #expect(detail.text.contains("&quot;order&quot; : 42"), "the input, indented")
+            #expect(!detail.text.contains("4111-1111") && detail.text.contains("[redacted secret"), "a secret shows as its fingerprint")
+            let csrf = try Browser.csrf(detail)
+            let first = try await alice.post(
+                "/console/tenants/acme/approvals/\(approvalID)/vote", ["csrf": csrf, "vote": "approve", "comment": "looks right"])
+            #expect(first.status == .seeOther)
+            let counted = try await alice.get(try #require(first.headers[.location]))
+            #expect(counted.text.contains("needs another approver") && counted.text.contains("1 of 2") && counted.text.contains("looks right"))
+            // The same approver again: refused, said on the page.
+            let again = try await alice.post("/console/tenants/acme/approvals/\(approvalID)/vote", ["csrf": csrf, "vote": "approve"])
+            #expect(again.status == .conflict, "\(again.text.prefix(300))")
+            let bob = Browser(client)
+            _ = try await bob.signIn(try await Self.key(client, role: "approver", tenant: "acme").key)
+            let page = try await bob.get("/console/tenants/acme/approvals/\(approvalID)")
+            let second = try await bob.post(
+                "/console/tenants/acme/approvals/\(approvalID)/vote", ["csrf": try Browser.csrf(page), "vote": "approve", "comment": "ok"])
+            #expect(try await bob.get(try #require(second.headers[.location])).text.contains("Approved."))
+            let shown = try await client.send(.get, "/v1/tenants/acme/approvals/\(approvalID)").object()
+            #expect(shown["status"] as? String == "approved")
+            #expect(try await bob.get("/console/tenants/acme/approvals?status=bogus").status == .badRequest)
+        }
+    }
 }

@@ -27,6 +27,9 @@ struct ConsoleController: Sendable {
         router.get("/console/tenants/:tenant/tools", use: tools)
         router.post("/console/tenants/:tenant/tools/:tool/kill") { request, context in try await setActive(false, request, context) }
         router.post("/console/tenants/:tenant/tools/:tool/restore") { request, context in try await setActive(true, request, context) }
+        router.get("/console/tenants/:tenant/approvals", use: approvals)
+        router.get("/console/tenants/:tenant/approvals/:id", use: approval)
+        router.post("/console/tenants/:tenant/approvals/:id/vote", use: vote)
     }
 
     /// A signed-in request: the session, whom it acts as, and the context with that principal set
@@ -174,6 +177,111 @@ struct ConsoleController: Sendable {
         }
     }
 
+    // MARK: Approvals
+
+    @Sendable func approvals(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readApprovals)
+            let filter = request.uri.queryParameters.get("status") ?? "open"
+            let statuses: [ApprovalStatus?]
+            switch filter {
+            case "open": statuses = [.pending, .escalated]
+            case "all": statuses = [nil]
+            default:
+                guard let status = ApprovalStatus(rawValue: filter) else {
+                    throw WardenError(.invalidField, "status must be open, all, or one of pending, escalated, approved, rejected, expired")
+                }
+                statuses = [status]
+            }
+            var found: [ApprovalRequest] = []
+            for status in statuses {
+                found += try await services.approvals.list(tenant: tenant, status: status, page: PageRequest(limit: 200)).items
+            }
+            found.sort { $0.createdAt > $1.createdAt }
+            var data = base(signed, title: "Approvals · \(tenant.slug)", nav: "approvals", tenant: tenant)
+            let choices = ["open", "pending", "escalated", "approved", "rejected", "expired", "all"]
+            data["filters"] = choices.map { ["value": $0, "label": $0, "selected": $0 == filter, "last": $0 == choices.last] as [String: Any] }
+            data["approvals"] = found.map { approval -> [String: Any] in
+                [
+                    "id": approval.id.uuidString.lowercased(), "created": Self.dateTime(approval.createdAt), "agent": approval.agentID,
+                    "tool": approval.tool, "action": approval.action, "level": approval.level.rawValue, "status": approval.status.rawValue,
+                    "approved": approval.approvals.count, "needed": approval.approvalsNeeded,
+                ]
+            }
+            _ = principal
+            return try page("approvals", data)
+        }
+    }
+
+    @Sendable func approval(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            try await approvalPage(signed, request: request, flash: Self.notice(request))
+        }
+    }
+
+    private func approvalPage(_ signed: Signed, request: Request, flash: [String: Any]?, status: HTTPResponse.Status = .ok) async throws
+        -> Response
+    {
+        let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readApprovals)
+        let id = try signed.context.id("id", .approvalNotFound, "approval")
+        let approval = try await services.approvals.get(tenant: tenant, id: id)
+        var shown: [String: Any] = [
+            "id": approval.id.uuidString.lowercased(), "agent": approval.agentID, "tool": approval.tool, "action": approval.action,
+            "requestedBy": approval.requestedBy, "level": approval.level.rawValue, "status": approval.status.rawValue,
+            "approved": approval.approvals.count, "needed": approval.approvalsNeeded, "approvers": approval.approvals,
+            "hasApprovers": !approval.approvals.isEmpty,
+            "expires": Self.dateTime(approval.expiresAt), "reason": approval.reason ?? "", "input": Self.pretty(approval.input),
+            "labels": approval.labels.sorted { $0.key < $1.key }.map { ["path": $0.key, "label": $0.value.rawValue] },
+            "history": approval.history.map { change -> [String: Any] in
+                ["at": Self.dateTime(change.at), "status": change.status.rawValue, "actor": change.actor, "comment": change.comment ?? ""]
+            },
+        ]
+        if let runID = approval.runID { shown["runID"] = runID }
+        if let decisionID = approval.decisionID { shown["decisionID"] = decisionID.uuidString.lowercased() }
+        var data = base(signed, title: "Approval · \(approval.tool)", nav: "approvals", tenant: tenant)
+        data["approval"] = shown
+        data["canVote"] = principal.has(.decideApprovals) && !approval.status.isResolved
+        if let flash { data["flash"] = flash }
+        return try page("approval", data, status: status)
+    }
+
+    /// Approve or reject with a comment, then back to the request.
+    @Sendable func vote(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let form = try await checkCSRF(request, signed)
+            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .decideApprovals)
+            let id = try signed.context.id("id", .approvalNotFound, "approval")
+            let vote: ApprovalRules.Vote
+            switch form["vote"] {
+            case "approve": vote = .approve
+            case "reject": vote = .reject
+            default: throw WardenError(.invalidField, "vote must be approve or reject")
+            }
+            let comment = form["comment"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            do {
+                let approval = try await services.approvals.vote(by: principal, tenant: tenant, id: id, vote, comment: comment)
+                let done = approval.status.isResolved ? approval.status.rawValue : "voted"
+                return Self.redirect("/console/tenants/\(tenant.slug)/approvals/\(id.uuidString.lowercased())?done=\(done)")
+            } catch let error as WardenError where error.code.isConflict || error.code.isForbidden || error.code.isBadRequest {
+                return try await approvalPage(
+                    signed, request: request, flash: ["kind": "error", "message": error.message],
+                    status: ErrorMiddleware<WardenRequestContext>.status(for: error.code))
+            }
+        }
+    }
+
+    /// A JSON value as indented text, keys sorted.
+    static func pretty(_ value: JSONValue) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(value.canonicalText.utf8), options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+        else { return value.canonicalText }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     // MARK: Sessions, CSRF, rendering
 
     func signedIn(_ request: Request, _ context: WardenRequestContext) async throws -> Signed? {
@@ -264,7 +372,16 @@ struct ConsoleController: Sendable {
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    /// `04:49 UTC`: when a page's figures were read.
+    /// `2026-11-24 04:49:41 UTC`.
+    static func dateTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return formatter.string(from: date)
+    }
+
+    /// `04:49:41 UTC`: when a page's figures were read.
     static func clockTime(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -279,12 +396,18 @@ struct ConsoleController: Sendable {
 
     /// The notice a redirect after an action asks for (`?done=killed&tool=refund`); fixed wording.
     static func notice(_ request: Request) -> [String: Any]? {
-        guard let done = request.uri.queryParameters.get("done"), let tool = request.uri.queryParameters.get("tool") else { return nil }
+        guard let done = request.uri.queryParameters.get("done") else { return nil }
+        let tool = request.uri.queryParameters.get("tool").map { String($0) } ?? ""
+        let message: String
         switch done {
-        case "killed": return ["kind": "notice", "message": "Killed \(tool): its decisions are denied from now on."]
-        case "restored": return ["kind": "notice", "message": "Restored \(tool)."]
+        case "killed": message = "Killed \(tool): its decisions are denied from now on."
+        case "restored": message = "Restored \(tool)."
+        case "approved": message = "Approved."
+        case "rejected": message = "Rejected."
+        case "voted": message = "Your approval is counted; the request needs another approver."
         default: return nil
         }
+        return ["kind": "notice", "message": message]
     }
 }
 
