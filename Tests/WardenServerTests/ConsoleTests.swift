@@ -206,4 +206,48 @@ import WardenCore
             #expect(try await bob.get("/console/tenants/acme/approvals?status=bogus").status == .badRequest)
         }
     }
+
+    /// Bundles: a draft approved by someone other than its author, a canary started with its gates
+    /// shown (value and threshold each), and rolled back from its row; the active bundle stays.
+    @Test(arguments: Backend.available)
+    func bundlesAreApprovedCanariedAndRolledBack(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            _ = try await Demo.setUp(client)
+            let v1 = try await RolloutAPITests.approved(client, "1.0.0")
+            #expect(try await client.send(.post, "/v1/tenants/acme/bundles/\(v1)/activate").status == .ok)
+            let created = try await client.send(.post, "/v1/tenants/acme/bundles", json: RolloutAPITests.bundle("1.1.0"))
+            let v2 = try #require(try created.object()["id"] as? String)
+
+            // The admin wrote it, so an approver approves it.
+            let approver = Browser(client)
+            _ = try await approver.signIn(try await Self.key(client, role: "approver", tenant: "acme").key)
+            let listed = try await approver.get("/console/tenants/acme/bundles")
+            #expect(listed.text.contains(#"data-version="1.1.0""#) && listed.text.contains(#"data-action="Approve""#))
+            let approved = try await approver.post(
+                "/console/tenants/acme/bundles/\(v2)/approve", ["csrf": try Browser.csrf(listed), "reason": "reviewed"])
+            #expect(approved.status == .seeOther, "\(approved.text.prefix(300))")
+
+            let admin = Browser(client)
+            _ = try await admin.signIn(TestApp.adminToken)
+            let page = try await admin.get("/console/tenants/acme/bundles")
+            let csrf = try Browser.csrf(page)
+            let canary = try await admin.post("/console/tenants/acme/bundles/\(v2)/promote", ["csrf": csrf, "to": "canary_10", "reason": "start"])
+            #expect(canary.status == .seeOther, "\(canary.text.prefix(300))")
+            let status = try await admin.get(try #require(canary.headers[.location]))
+            #expect(status.text.contains("is in canary (10 % of decisions)"))
+            #expect(status.text.contains("gates failing") && status.text.contains(#"data-gate="min_samples""#))
+            #expect(status.text.contains("<td>min_samples</td><td>0</td><td>100</td>"), "value and threshold of each gate")
+            // Promoting without the gates passing (and without force) is refused, on the page.
+            let early = try await admin.post("/console/tenants/acme/bundles/\(v2)/promote", ["csrf": csrf, "to": "canary_50"])
+            #expect(early.status == .conflict, "\(early.text.prefix(300))")
+            let noReason = try await admin.post("/console/tenants/acme/bundles/\(v2)/rollback", ["csrf": csrf, "reason": ""])
+            #expect(noReason.status == .badRequest)
+            let rolled = try await admin.post("/console/tenants/acme/bundles/\(v2)/rollback", ["csrf": csrf, "reason": "deny spike"])
+            #expect(try await admin.get(try #require(rolled.headers[.location])).text.contains("Rolled back bundle 1.1.0"))
+            let active = try await client.send(.get, "/v1/tenants/acme/bundles?active_only=true").array("items")
+            #expect(active.map { $0["version"] as? String } == ["1.0.0"])
+            let shown = try await client.send(.get, "/v1/tenants/acme/bundles/\(v2)").object()
+            #expect(shown["status"] as? String == "archived" && shown["rollback_reason"] as? String == "deny spike")
+        }
+    }
 }

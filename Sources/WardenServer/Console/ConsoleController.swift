@@ -30,6 +30,8 @@ struct ConsoleController: Sendable {
         router.get("/console/tenants/:tenant/approvals", use: approvals)
         router.get("/console/tenants/:tenant/approvals/:id", use: approval)
         router.post("/console/tenants/:tenant/approvals/:id/vote", use: vote)
+        router.get("/console/tenants/:tenant/bundles", use: bundles)
+        router.post("/console/tenants/:tenant/bundles/:id/:verb", use: moveBundle)
     }
 
     /// A signed-in request: the session, whom it acts as, and the context with that principal set
@@ -273,6 +275,124 @@ struct ConsoleController: Sendable {
         }
     }
 
+    // MARK: Bundles
+
+    @Sendable func bundles(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            try await bundlesPage(signed, flash: Self.notice(request))
+        }
+    }
+
+    private func bundlesPage(_ signed: Signed, flash: [String: Any]?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readBundles)
+        let listed = try await services.bundles.list(
+            by: principal, tenant: tenant, version: nil, activeOnly: false, page: PageRequest(limit: PageRequest.maximumLimit)
+        ).items
+        var canaries: [[String: Any]] = []
+        for bundle in listed where bundle.status.isCanary {
+            let canary = try await services.bundles.canaryStatus(by: principal, tenant: tenant, id: bundle.id)
+            canaries.append([
+                "id": bundle.id.uuidString.lowercased(), "version": "\(bundle.version)", "share": bundle.status.share, "passed": canary.passed,
+                "timeInStage": Self.duration(canary.timeInStage), "minimumStage": Self.duration(canary.minimumStageTime),
+                "canarySamples": canary.canary.samples, "baselineSamples": canary.baseline.samples,
+                "gates": canary.gates.map { gate -> [String: Any] in
+                    [
+                        "name": gate.name, "value": gate.value.map { Self.number($0, count: gate.name.contains("sample")) } ?? "—",
+                        "threshold": Self.number(gate.threshold, count: gate.name.contains("sample")),
+                        "passed": gate.passed,
+                    ]
+                },
+            ])
+        }
+        let approve = principal.has(.approveBundles)
+        let activate = principal.has(.activateBundles)
+        let rows = listed.map { bundle -> [String: Any] in
+            var actions: [[String: Any]] = []
+            func action(_ verb: String, _ label: String, to: String? = nil, style: String = "primary", force: Bool = false, reason: Bool = false) {
+                var entry: [String: Any] = ["verb": verb, "label": label, "style": style, "force": force, "reasonRequired": reason]
+                if let to { entry["to"] = to }
+                actions.append(entry)
+            }
+            switch bundle.status {
+            case .draft where approve: action("approve", "Approve")
+            case .approved where activate:
+                action("promote", "Start canary (10 %)", to: BundleStatus.canary10.rawValue)
+                action("promote", "Activate now", to: BundleStatus.active.rawValue, style: "danger", force: true, reason: true)
+            case .canary10 where activate:
+                action("promote", "Promote to 50 %", to: BundleStatus.canary50.rawValue, force: true)
+                action("rollback", "Roll back", style: "danger", reason: true)
+            case .canary50 where activate:
+                action("promote", "Promote to active", to: BundleStatus.active.rawValue, force: true)
+                action("rollback", "Roll back", style: "danger", reason: true)
+            case .active where activate: action("rollback", "Roll back", style: "danger", reason: true)
+            default: break
+            }
+            var row: [String: Any] = [
+                "id": bundle.id.uuidString.lowercased(), "version": "\(bundle.version)", "status": bundle.status.rawValue,
+                "badge": bundle.status == .active ? "active" : bundle.status.isCanary ? "pending" : "",
+                "created": Self.dateTime(bundle.createdAt), "createdBy": bundle.createdBy,
+                "activated": bundle.activatedAt.map(Self.dateTime) ?? "", "actions": actions,
+            ]
+            if let notes = bundle.notes { row["notes"] = notes }
+            if let reason = bundle.rollbackReason { row["rollbackReason"] = reason }
+            return row
+        }
+        var data = base(signed, title: "Bundles · \(tenant.slug)", nav: "bundles", tenant: tenant)
+        data["bundles"] = rows
+        data["canaries"] = canaries
+        if let flash { data["flash"] = flash }
+        return try page("bundles", data, status: status)
+    }
+
+    /// Approve, promote or roll back a bundle from its row, then back to the list.
+    @Sendable func moveBundle(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let form = try await checkCSRF(request, signed)
+            let verb = try signed.context.parameters.require("verb")
+            let permission: Permission = verb == "approve" ? .approveBundles : .activateBundles
+            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, permission)
+            let id = try signed.context.id("id", .bundleNotFound, "bundle")
+            let reason = form["reason"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            do {
+                let moved: PolicyBundle
+                switch verb {
+                case "approve":
+                    moved = try await services.bundles.approve(by: principal, tenant: tenant, id: id, reason: reason)
+                case "promote":
+                    guard let target = form["to"].flatMap(BundleStatus.init(rawValue:)) else {
+                        throw WardenError(.invalidField, "to must be canary_10, canary_50 or active")
+                    }
+                    moved = try await services.bundles.promote(
+                        by: principal, tenant: tenant, id: id, to: target, reason: reason, force: form["force"] == "true")
+                case "rollback":
+                    moved = try await services.bundles.rollback(by: principal, tenant: tenant, id: id, reason: reason, rolledBackBy: nil).bundle
+                default:
+                    throw WardenError(.notFound, "no bundle action '\(verb)'")
+                }
+                return Self.redirect(
+                    "/console/tenants/\(tenant.slug)/bundles?done=bundle_\(moved.status.rawValue)&tool=\(Self.query("\(moved.version)"))")
+            } catch let error as WardenError where error.code.isConflict || error.code.isBadRequest {
+                return try await bundlesPage(
+                    signed, flash: ["kind": "error", "message": error.message], status: ErrorMiddleware<WardenRequestContext>.status(for: error.code))
+            }
+        }
+    }
+
+    /// `2 h 05 min`, `40 s`.
+    static func duration(_ seconds: TimeInterval) -> String {
+        let total = Int(seconds.rounded())
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min" }
+        return String(format: "%d h %02d min", total / 3600, total % 3600 / 60)
+    }
+
+    /// A gate's figure: a count as a whole number, a rate as a percentage.
+    static func number(_ value: Double, count: Bool) -> String {
+        count ? String(Int64(value.rounded())) : String(format: "%.1f %%", value * 100)
+    }
+
     /// A JSON value as indented text, keys sorted.
     static func pretty(_ value: JSONValue) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(value.canonicalText.utf8), options: [.fragmentsAllowed]),
@@ -405,6 +525,10 @@ struct ConsoleController: Sendable {
         case "approved": message = "Approved."
         case "rejected": message = "Rejected."
         case "voted": message = "Your approval is counted; the request needs another approver."
+        case "bundle_approved": message = "Approved bundle \(tool)."
+        case "bundle_canary_10", "bundle_canary_50": message = "Bundle \(tool) is in canary (\(done.hasSuffix("10") ? 10 : 50) % of decisions)."
+        case "bundle_active": message = "Bundle \(tool) is active."
+        case "bundle_archived": message = "Rolled back bundle \(tool)."
         default: return nil
         }
         return ["kind": "notice", "message": message]
