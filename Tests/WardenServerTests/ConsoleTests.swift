@@ -250,4 +250,60 @@ import WardenCore
             #expect(shown["status"] as? String == "archived" && shown["rollback_reason"] as? String == "deny spike")
         }
     }
+
+    /// Decisions: filtered by effect and tool, paged, and one decision's whole record.
+    @Test(arguments: Backend.available)
+    func decisionsAreFilteredAndShown(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client)
+            for _ in 0..<3 { _ = try await demo.decide(client) }
+            #expect(try await client.send(.post, "/v1/tenants/acme/tools/refund/kill", json: #"{"reason":"INC-1"}"#).status == .ok)
+            let denied = try await client.send(
+                .post, "/v1/decide", token: demo.token, json: #"{"tool":"refund","action":"create","input":{"order":7},"run_id":"run-9"}"#,
+                headers: [HTTPField.Name("traceparent")!: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"])
+            let deniedID = try #require(try denied.object()["decision_id"] as? String)
+            let browser = Browser(client)
+            _ = try await browser.signIn(TestApp.adminToken)
+            let all = try await browser.get("/console/tenants/acme/decisions")
+            #expect(all.text.components(separatedBy: "data-decision=").count - 1 == 4)
+            let deny = try await browser.get("/console/tenants/acme/decisions?effect=deny&tool=refund")
+            #expect(deny.text.components(separatedBy: "data-decision=").count - 1 == 1 && deny.text.contains(deniedID))
+            #expect(deny.text.contains(#"<option value="deny" selected>"#), "the filter keeps its choice")
+            #expect(try await browser.get("/console/tenants/acme/decisions?effect=maybe").status == .badRequest)
+            #expect(try await browser.get("/console/tenants/acme/decisions?since=yesterday").status == .badRequest)
+            let record = try await browser.get("/console/tenants/acme/decisions/\(deniedID)")
+            #expect(record.text.contains("tool_disabled") && record.text.contains("4bf92f3577b34da6a3ce929d0e0e4736"))
+            #expect(record.text.contains("run-9") && record.text.contains("&quot;order&quot; : 7"))
+            #expect(try await browser.get("/console/tenants/acme/decisions/\(UUID())").status == .notFound)
+        }
+    }
+
+    /// A run's timeline: its steps with their labels, and the decisions and approvals made with its id.
+    @Test(arguments: Backend.available)
+    func aRunShowsItsTimelineWithLabels(_ backend: Backend) async throws {
+        try await TestApp.run(backend) { client in
+            let demo = try await Demo.setUp(client, approvalLevel: "manual_approve")
+            let runID = try #require(
+                try await client.send(.post, "/v1/tenants/acme/runs", token: demo.token, json: #"{"goal":"refund order 42"}"#).object()["id"]
+                    as? String)
+            #expect(
+                try await client.send(
+                    .post, "/v1/tenants/acme/runs/\(runID)/steps", token: demo.token,
+                    json: #"{"kind":"tool_call","tool":"lookup","output":{"email":"ann@example.com"},"labels":{"output.email":"pii"}}"#
+                ).status == .created)
+            let decided = try await demo.decide(client, extra: #","run_id":"\#(runID)""#)
+            #expect(try decided.decision().0 == "require_approval")
+            let browser = Browser(client)
+            _ = try await browser.signIn(TestApp.adminToken)
+            let list = try await browser.get("/console/tenants/acme/runs")
+            #expect(list.text.contains(#"data-run="\#(runID)""#) && list.text.contains("refund order 42"))
+            #expect(try await browser.get("/console/tenants/acme/runs?status=sleeping").status == .badRequest)
+            let timeline = try await browser.get("/console/tenants/acme/runs/\(runID)")
+            #expect(timeline.status == .ok)
+            for kind in ["tool_call", "decision", "approval"] { #expect(timeline.text.contains(#"data-kind="\#(kind)""#), "\(kind)") }
+            #expect(timeline.text.contains("<code>output.email</code> <span class=\"badge\">pii</span>"), "the step's label is shown")
+            #expect(timeline.text.contains("refund · create: require_approval"))
+            #expect(try await browser.get("/console/tenants/acme/runs/\(UUID())").status == .notFound)
+        }
+    }
 }

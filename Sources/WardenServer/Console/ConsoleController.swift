@@ -30,6 +30,10 @@ struct ConsoleController: Sendable {
         router.get("/console/tenants/:tenant/approvals", use: approvals)
         router.get("/console/tenants/:tenant/approvals/:id", use: approval)
         router.post("/console/tenants/:tenant/approvals/:id/vote", use: vote)
+        router.get("/console/tenants/:tenant/decisions", use: decisions)
+        router.get("/console/tenants/:tenant/decisions/:id", use: decision)
+        router.get("/console/tenants/:tenant/runs", use: runs)
+        router.get("/console/tenants/:tenant/runs/:run", use: run)
         router.get("/console/tenants/:tenant/bundles", use: bundles)
         router.post("/console/tenants/:tenant/bundles/:id/:verb", use: moveBundle)
     }
@@ -274,6 +278,214 @@ struct ConsoleController: Sendable {
             }
         }
     }
+
+    // MARK: Decisions
+
+    @Sendable func decisions(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+            func field(_ name: String) -> String? {
+                request.uri.queryParameters.get(name).map { String($0).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            }
+            let effect = try field("effect").map { text -> Effect in
+                guard let effect = Effect(rawValue: text) else { throw WardenError(.invalidField, "effect must be allow, deny or require_approval") }
+                return effect
+            }
+            let query = DecisionQuery(
+                tenantID: tenant.id, effect: effect, tool: field("tool"), agentID: field("agent"), bundle: field("bundle"),
+                since: try field("since").map { try Request.time($0, field: "from") },
+                until: try field("until").map { try Request.time($0, field: "to") })
+            let window = try PageRequest(limit: "50", cursor: field("cursor"))
+            let result = try await store.read { [query] in try await $0.decisions.list(query, window) }
+            var data = base(signed, title: "Decisions · \(tenant.slug)", nav: "decisions", tenant: tenant)
+            data["effects"] = [("", "any effect"), ("allow", "allow"), ("deny", "deny"), ("require_approval", "require approval")].map {
+                ["value": $0.0, "label": $0.1, "selected": $0.0 == (field("effect") ?? "")] as [String: Any]
+            }
+            data["filter"] = [
+                "tool": field("tool") ?? "", "agent": field("agent") ?? "", "bundle": field("bundle") ?? "",
+                "since": field("since") ?? "", "until": field("until") ?? "",
+            ]
+            data["decisions"] = result.items.map { record -> [String: Any] in
+                var row: [String: Any] = [
+                    "id": record.id.uuidString.lowercased(), "created": Self.dateTime(record.createdAt), "effect": record.effect.rawValue,
+                    "agent": record.agentID, "tool": record.tool, "action": record.action, "reasons": record.reasons.joined(separator: ", "),
+                    "bundle": record.bundle ?? "—",
+                ]
+                if let cohort = record.cohort { row["cohort"] = cohort.rawValue }
+                return row
+            }
+            if let next = result.nextCursor {
+                var parameters = ["effect", "tool", "agent", "bundle", "since", "until"].compactMap { name in
+                    field(name).map { "\(name)=\(Self.query($0))" }
+                }
+                parameters.append("cursor=\(Self.query(next))")
+                data["next"] = "/console/tenants/\(tenant.slug)/decisions?" + parameters.joined(separator: "&")
+            }
+            return try page("decisions", data)
+        }
+    }
+
+    @Sendable func decision(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+            let id = try signed.context.id("id", .decisionNotFound, "decision")
+            let tenantID = tenant.id
+            guard let record = try await store.read({ try await $0.decisions.find(tenantID: tenantID, id: id) }) else {
+                throw WardenError(.decisionNotFound, "decision '\(id.uuidString.lowercased())' not found")
+            }
+            var shown: [String: Any] = [
+                "id": record.id.uuidString.lowercased(), "created": Self.dateTime(record.createdAt), "effect": record.effect.rawValue,
+                "agent": record.agentID, "tool": record.tool, "action": record.action, "reasons": record.reasons.joined(separator: ", "),
+                "bundle": record.bundle ?? "none", "evaluated": String(format: "%.3f ms", Double(record.evaluatedNanoseconds) / 1e6),
+                "input": Self.pretty(JSONValue.parse(record.input) ?? .string(record.input)),
+                "labels": record.labels.sorted { $0.key < $1.key }.map { ["path": $0.key, "label": $0.value.rawValue] },
+            ]
+            if let cohort = record.cohort { shown["cohort"] = cohort.rawValue }
+            if let cost = record.cost { shown["cost"] = Self.plain(cost) }
+            if let runID = record.runID {
+                shown["runID"] = runID
+                // A run Warden tracks has a page; other run ids are the agent's own labels.
+                if let tracked = UUID(uuidString: runID) {
+                    shown["runLink"] = "/console/tenants/\(tenant.slug)/runs/\(tracked.uuidString.lowercased())"
+                }
+            }
+            if let traceID = record.traceID { shown["traceID"] = traceID }
+            var data = base(signed, title: "Decision · \(record.tool)", nav: "decisions", tenant: tenant)
+            data["decision"] = shown
+            return try page("decision", data)
+        }
+    }
+
+    // MARK: Runs
+
+    @Sendable func runs(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+            let agent = request.uri.queryParameters.get("agent").map { String($0).trimmingCharacters(in: .whitespaces) }.flatMap {
+                $0.isEmpty ? nil : $0
+            }
+            let statusText = request.uri.queryParameters.get("status").map { String($0) } ?? ""
+            let status =
+                try statusText.isEmpty
+                ? nil
+                : RunStatus(rawValue: statusText)
+                    ?? {
+                        throw WardenError(.invalidField, "status must be running, completed, failed or cancelled")
+                    }()
+            let result = try await services.runs.list(RunQuery(tenantID: tenant.id, agentID: agent, status: status), page: PageRequest(limit: 100))
+            var data = base(signed, title: "Runs · \(tenant.slug)", nav: "runs", tenant: tenant)
+            data["filter"] = ["agent": agent ?? ""]
+            data["statuses"] = ([""] + RunStatus.allCases.map(\.rawValue)).map {
+                ["value": $0, "label": $0.isEmpty ? "any status" : $0, "selected": $0 == statusText] as [String: Any]
+            }
+            data["runs"] = result.items.map { run -> [String: Any] in
+                [
+                    "id": run.id.uuidString.lowercased(), "created": Self.dateTime(run.createdAt), "agent": run.agentID, "goal": run.goal,
+                    "status": run.status.rawValue, "badge": Self.badge(run.status), "steps": run.stepCount,
+                ]
+            }
+            return try page("runs", data)
+        }
+    }
+
+    @Sendable func run(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+            let id = try signed.context.id("run", .runNotFound, "run")
+            let timeline = try await services.runs.timeline(tenant: tenant, id: id)
+            let run = timeline.run
+            let slug = tenant.slug
+            func labels(_ labels: [String: DataLabel]) -> [[String: String]] {
+                labels.sorted { $0.key < $1.key }.map { ["path": $0.key, "label": $0.value.rawValue] }
+            }
+            var entries: [(Date, Int, [String: Any])] = []
+            for step in timeline.steps {
+                entries.append(
+                    (
+                        step.startedAt, 0,
+                        [
+                            "kind": step.kind.rawValue, "badge": step.kind == .error ? "deny" : "", "title": "step \(step.sequence)",
+                            "at": Self.dateTime(step.startedAt), "labels": labels(step.labels), "hasLabels": !step.labels.isEmpty,
+                            "body": Self.pretty(.object(step.data)),
+                        ]
+                    ))
+            }
+            for decision in timeline.decisions {
+                entries.append(
+                    (
+                        decision.createdAt, 1,
+                        [
+                            "kind": "decision", "badge": decision.effect.rawValue,
+                            "title":
+                                "\(decision.tool) · \(decision.action): \(decision.effect.rawValue) (\(decision.reasons.joined(separator: ", ")))",
+                            "at": Self.dateTime(decision.createdAt), "labels": labels(decision.labels), "hasLabels": !decision.labels.isEmpty,
+                            "link": "/console/tenants/\(slug)/decisions/\(decision.id.uuidString.lowercased())",
+                        ]
+                    ))
+            }
+            for approval in timeline.approvals {
+                entries.append(
+                    (
+                        approval.createdAt, 2,
+                        [
+                            "kind": "approval", "badge": approval.status == .approved ? "allow" : approval.status.isResolved ? "deny" : "pending",
+                            "title":
+                                "\(approval.tool) · \(approval.action): \(approval.status.rawValue) (\(approval.approvals.count) of \(approval.approvalsNeeded))",
+                            "at": Self.dateTime(approval.createdAt), "labels": labels(approval.labels), "hasLabels": !approval.labels.isEmpty,
+                            "link": "/console/tenants/\(slug)/approvals/\(approval.id.uuidString.lowercased())",
+                        ]
+                    ))
+            }
+            for annotation in timeline.annotations {
+                entries.append(
+                    (
+                        annotation.createdAt, 3,
+                        [
+                            "kind": annotation.kind.rawValue, "badge": "", "title": annotation.text, "at": Self.dateTime(annotation.createdAt),
+                            "labels": [[String: String]](), "hasLabels": false,
+                        ]
+                    ))
+            }
+            for compensation in timeline.compensations {
+                entries.append(
+                    (
+                        compensation.createdAt, 4,
+                        [
+                            "kind": "compensation", "badge": "",
+                            "title":
+                                "\(compensation.compensationTool ?? compensation.tool) for step \(compensation.stepSequence): \(compensation.status.rawValue)",
+                            "at": Self.dateTime(compensation.createdAt), "labels": [[String: String]](), "hasLabels": false,
+                        ]
+                    ))
+            }
+            let ordered = entries.enumerated().sorted { ($0.element.0, $0.element.1, $0.offset) < ($1.element.0, $1.element.1, $1.offset) }
+            var shown: [String: Any] = [
+                "id": run.id.uuidString.lowercased(), "goal": run.goal, "agent": run.agentID, "status": run.status.rawValue,
+                "badge": Self.badge(run.status), "created": Self.dateTime(run.createdAt), "steps": timeline.steps.count,
+                "decisions": timeline.decisions.count, "approvals": timeline.approvals.count,
+            ]
+            if let ended = run.endedAt { shown["ended"] = Self.dateTime(ended) }
+            if let reason = run.endReason { shown["endReason"] = reason }
+            var data = base(signed, title: "Run · \(run.goal)", nav: "runs", tenant: tenant)
+            data["run"] = shown
+            data["entries"] = ordered.map(\.element.2)
+            return try page("run", data)
+        }
+    }
+
+    static func badge(_ status: RunStatus) -> String {
+        switch status {
+        case .running: "pending"
+        case .completed: "allow"
+        case .failed, .cancelled: "deny"
+        }
+    }
+
+    static func plain(_ value: Double) -> String { value.rounded() == value ? String(Int64(value)) : String(value) }
 
     // MARK: Bundles
 
