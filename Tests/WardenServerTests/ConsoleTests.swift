@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 import WardenCore
 
@@ -304,6 +305,36 @@ import WardenCore
             #expect(timeline.text.contains("<code>output.email</code> <span class=\"badge\">pii</span>"), "the step's label is shown")
             #expect(timeline.text.contains("refund · create: require_approval"))
             #expect(try await browser.get("/console/tenants/acme/runs/\(UUID())").status == .notFound)
+        }
+    }
+
+    /// Provenance: a decision's manifest is shown with its statement, and the verify button checks it;
+    /// after the decision row is changed behind Warden's back, it says so. Another tenant's record is
+    /// not found.
+    @Test(arguments: Backend.available)
+    func aManifestIsShownAndVerified(_ backend: Backend) async throws {
+        let box = ProvenanceTests.URLBox()
+        let capture: (inout WardenConfiguration) -> Void = { configuration in box.url.withLock { $0 = configuration.databaseURL } }
+        try await TestApp.run(backend, configure: capture) { client in
+            let demo = try await Demo.setUp(client)
+            let decisionID = try #require(try await demo.decide(client).object()["decision_id"] as? String)
+            #expect(try await client.send(.post, "/v1/tenants/acme/ledger/checkpoint").status == .ok)
+            #expect(try await client.send(.post, "/v1/tenants", json: #"{"slug":"other"}"#).status == .created)
+            let browser = Browser(client)
+            _ = try await browser.signIn(TestApp.adminToken)
+            let record = try await browser.get("/console/tenants/acme/decisions/\(decisionID)")
+            #expect(record.text.contains("/console/tenants/acme/provenance?record=\(decisionID)"))
+            let shown = try await browser.get("/console/tenants/acme/provenance?record=\(decisionID)")
+            #expect(shown.status == .ok && shown.text.contains(#"id="statement""#) && shown.text.contains("https://in-toto.io/Statement"))
+            let verified = try await browser.get("/console/tenants/acme/provenance?record=\(decisionID)&verify=1")
+            #expect(verified.text.contains("<b>Valid</b>"), "\(verified.text.prefix(2000))")
+            #expect(try await browser.get("/console/tenants/other/provenance?record=\(decisionID)").status == .notFound)
+            #expect(try await browser.get("/console/tenants/acme/provenance?record=nope").status == .notFound)
+
+            let url = try #require(box.url.withLock { $0 })
+            try await ProvenanceTests.execute(url, "UPDATE decisions SET effect = 'deny' WHERE id = '\(decisionID)'")
+            let tampered = try await browser.get("/console/tenants/acme/provenance?record=\(decisionID)&verify=1")
+            #expect(tampered.text.contains("<b>Not valid</b>"), "\(tampered.text.prefix(2000))")
         }
     }
 }

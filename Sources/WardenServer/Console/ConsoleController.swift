@@ -34,6 +34,7 @@ struct ConsoleController: Sendable {
         router.get("/console/tenants/:tenant/decisions/:id", use: decision)
         router.get("/console/tenants/:tenant/runs", use: runs)
         router.get("/console/tenants/:tenant/runs/:run", use: run)
+        router.get("/console/tenants/:tenant/provenance", use: provenance)
         router.get("/console/tenants/:tenant/bundles", use: bundles)
         router.post("/console/tenants/:tenant/bundles/:id/:verb", use: moveBundle)
     }
@@ -474,6 +475,38 @@ struct ConsoleController: Sendable {
             data["run"] = shown
             data["entries"] = ordered.map(\.element.2)
             return try page("run", data)
+        }
+    }
+
+    // MARK: Provenance
+
+    /// `?record=ID` shows the record's manifest (issued on first request); `&verify=1` checks it.
+    @Sendable func provenance(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) {
+            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readAudit)
+            var data = base(signed, title: "Provenance · \(tenant.slug)", nav: "provenance", tenant: tenant)
+            let record = request.uri.queryParameters.get("record").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            data["record"] = record
+            guard !record.isEmpty else { return try page("provenance", data) }
+            let notFound = WardenError(.provenanceNotFound, "no decision or tool call '\(record)' in \(tenant.slug)")
+            guard let id = UUID(uuidString: record) else { throw notFound }
+            let manifest = try await services.provenance.manifest(by: principal, recordID: id)
+            guard manifest.tenantID == tenant.id else { throw notFound }
+            var shown: [String: Any] = [
+                "subject": manifest.subject.rawValue, "recordID": manifest.recordID, "signedAt": Self.dateTime(manifest.signedAt),
+                "keyID": manifest.envelope.keyID,
+                "statement": Self.pretty(JSONValue.parse(String(decoding: manifest.envelope.payload, as: UTF8.self)) ?? .null),
+            ]
+            if request.uri.queryParameters.get("verify") == "1" {
+                let result = try await services.provenance.verify(by: principal, recordID: id)
+                var verification: [String: Any] = ["valid": result.valid, "reason": result.reason]
+                if let sequence = result.sequence { verification["sequence"] = sequence }
+                if let checkpoint = result.checkpointSequence { verification["checkpoint"] = "entry \(checkpoint)" }
+                shown["verification"] = verification
+            }
+            data["manifest"] = shown
+            return try page("provenance", data)
         }
     }
 
