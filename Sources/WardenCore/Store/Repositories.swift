@@ -57,6 +57,8 @@ public protocol EventRepository: Sendable {
     func insert(_ event: TenantEvent) async throws
     /// Events with a sequence number above `after`, oldest first.
     func list(tenantID: UUID, after: Int64, limit: Int) async throws -> [TenantEvent]
+    /// The tenant's last event sequence number (0 before the first).
+    func latestSequence(tenantID: UUID) async throws -> Int64
 }
 
 public protocol DecisionRepository: Sendable {

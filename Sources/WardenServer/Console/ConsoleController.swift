@@ -35,6 +35,7 @@ struct ConsoleController: Sendable {
         router.get("/console/tenants/:tenant/runs", use: runs)
         router.get("/console/tenants/:tenant/runs/:run", use: run)
         router.get("/console/tenants/:tenant/provenance", use: provenance)
+        router.get("/console/tenants/:tenant/events", use: events)
         router.get("/console/tenants/:tenant/bundles", use: bundles)
         router.post("/console/tenants/:tenant/bundles/:id/:verb", use: moveBundle)
     }
@@ -136,7 +137,7 @@ struct ConsoleController: Sendable {
         }
         return try page(
             "overview",
-            base(signed, title: "Overview", nav: "overview", tenant: tenants.count == 1 ? tenants[0] : nil).merging([
+            try await base(signed, title: "Overview", nav: "overview", tenant: tenants.count == 1 ? tenants[0] : nil).merging([
                 "tenants": cards, "generatedAt": Self.clockTime(now),
             ]) { _, new in new })
     }
@@ -161,7 +162,7 @@ struct ConsoleController: Sendable {
                 },
             ]
         }
-        var data = base(signed, title: "Tools · \(tenant.slug)", nav: "tools", tenant: tenant)
+        var data = try await base(signed, title: "Tools · \(tenant.slug)", nav: "tools", tenant: tenant)
         data["tools"] = rows
         data["canOperate"] = principal.has(.operateKillSwitch)
         if let flash { data["flash"] = flash }
@@ -206,7 +207,7 @@ struct ConsoleController: Sendable {
                 found += try await services.approvals.list(tenant: tenant, status: status, page: PageRequest(limit: 200)).items
             }
             found.sort { $0.createdAt > $1.createdAt }
-            var data = base(signed, title: "Approvals · \(tenant.slug)", nav: "approvals", tenant: tenant)
+            var data = try await base(signed, title: "Approvals · \(tenant.slug)", nav: "approvals", tenant: tenant)
             let choices = ["open", "pending", "escalated", "approved", "rejected", "expired", "all"]
             data["filters"] = choices.map { ["value": $0, "label": $0, "selected": $0 == filter, "last": $0 == choices.last] as [String: Any] }
             data["approvals"] = found.map { approval -> [String: Any] in
@@ -247,7 +248,7 @@ struct ConsoleController: Sendable {
         ]
         if let runID = approval.runID { shown["runID"] = runID }
         if let decisionID = approval.decisionID { shown["decisionID"] = decisionID.uuidString.lowercased() }
-        var data = base(signed, title: "Approval · \(approval.tool)", nav: "approvals", tenant: tenant)
+        var data = try await base(signed, title: "Approval · \(approval.tool)", nav: "approvals", tenant: tenant)
         data["approval"] = shown
         data["canVote"] = principal.has(.decideApprovals) && !approval.status.isResolved
         if let flash { data["flash"] = flash }
@@ -299,7 +300,7 @@ struct ConsoleController: Sendable {
                 until: try field("until").map { try Request.time($0, field: "to") })
             let window = try PageRequest(limit: "50", cursor: field("cursor"))
             let result = try await store.read { [query] in try await $0.decisions.list(query, window) }
-            var data = base(signed, title: "Decisions · \(tenant.slug)", nav: "decisions", tenant: tenant)
+            var data = try await base(signed, title: "Decisions · \(tenant.slug)", nav: "decisions", tenant: tenant)
             data["effects"] = [("", "any effect"), ("allow", "allow"), ("deny", "deny"), ("require_approval", "require approval")].map {
                 ["value": $0.0, "label": $0.1, "selected": $0.0 == (field("effect") ?? "")] as [String: Any]
             }
@@ -353,7 +354,7 @@ struct ConsoleController: Sendable {
                 }
             }
             if let traceID = record.traceID { shown["traceID"] = traceID }
-            var data = base(signed, title: "Decision · \(record.tool)", nav: "decisions", tenant: tenant)
+            var data = try await base(signed, title: "Decision · \(record.tool)", nav: "decisions", tenant: tenant)
             data["decision"] = shown
             return try page("decision", data)
         }
@@ -377,7 +378,7 @@ struct ConsoleController: Sendable {
                         throw WardenError(.invalidField, "status must be running, completed, failed or cancelled")
                     }()
             let result = try await services.runs.list(RunQuery(tenantID: tenant.id, agentID: agent, status: status), page: PageRequest(limit: 100))
-            var data = base(signed, title: "Runs · \(tenant.slug)", nav: "runs", tenant: tenant)
+            var data = try await base(signed, title: "Runs · \(tenant.slug)", nav: "runs", tenant: tenant)
             data["filter"] = ["agent": agent ?? ""]
             data["statuses"] = ([""] + RunStatus.allCases.map(\.rawValue)).map {
                 ["value": $0, "label": $0.isEmpty ? "any status" : $0, "selected": $0 == statusText] as [String: Any]
@@ -471,11 +472,22 @@ struct ConsoleController: Sendable {
             ]
             if let ended = run.endedAt { shown["ended"] = Self.dateTime(ended) }
             if let reason = run.endReason { shown["endReason"] = reason }
-            var data = base(signed, title: "Run · \(run.goal)", nav: "runs", tenant: tenant)
+            var data = try await base(signed, title: "Run · \(run.goal)", nav: "runs", tenant: tenant)
             data["run"] = shown
             data["entries"] = ordered.map(\.element.2)
             return try page("run", data)
         }
+    }
+
+    // MARK: Live updates
+
+    /// The tenant's event stream for the session (the same stream as `GET /v1/tenants/{t}/events`),
+    /// which the pages' script follows to show changes as they happen.
+    @Sendable func events(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { throw WardenError(.unauthenticated, "sign in to the console first") }
+        return try await EventController(
+            scope: TenantScope(snapshots: services.snapshots), store: store, hub: services.hub, heartbeat: services.eventHeartbeat
+        ).stream(request, context: signed.context)
     }
 
     // MARK: Provenance
@@ -485,7 +497,7 @@ struct ConsoleController: Sendable {
         guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
         return try await rendered(signed) {
             let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readAudit)
-            var data = base(signed, title: "Provenance · \(tenant.slug)", nav: "provenance", tenant: tenant)
+            var data = try await base(signed, title: "Provenance · \(tenant.slug)", nav: "provenance", tenant: tenant)
             let record = request.uri.queryParameters.get("record").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
             data["record"] = record
             guard !record.isEmpty else { return try page("provenance", data) }
@@ -583,7 +595,7 @@ struct ConsoleController: Sendable {
             if let reason = bundle.rollbackReason { row["rollbackReason"] = reason }
             return row
         }
-        var data = base(signed, title: "Bundles · \(tenant.slug)", nav: "bundles", tenant: tenant)
+        var data = try await base(signed, title: "Bundles · \(tenant.slug)", nav: "bundles", tenant: tenant)
         data["bundles"] = rows
         data["canaries"] = canaries
         if let flash { data["flash"] = flash }
@@ -675,19 +687,24 @@ struct ConsoleController: Sendable {
             return try await body()
         } catch let error as WardenError {
             let status = ErrorMiddleware<WardenRequestContext>.status(for: error.code)
-            var data = base(signed, title: "Error", nav: "", tenant: nil)
+            var data = (try? await base(signed, title: "Error", nav: "", tenant: nil)) ?? [:]
             data["heading"] = status.reasonPhrase
             data["message"] = error.message
             return try page("error", data, status: status)
         }
     }
 
-    func base(_ signed: Signed, title: String, nav: String, tenant: Tenant?) -> [String: Any] {
+    func base(_ signed: Signed, title: String, nav: String, tenant: Tenant?) async throws -> [String: Any] {
         var data: [String: Any] = [
             "title": title, "signedIn": true, "csrf": signed.session.csrf, "nav": [nav: true],
             "who": "\(signed.principal.keyName) · \(signed.principal.role.rawValue)\(signed.principal.tenantID == nil ? " · all tenants" : "")",
         ]
-        if let tenant { data["tenant"] = ["slug": tenant.slug] }
+        if let tenant {
+            // The page's script follows the tenant's events from the last one this page reflects.
+            let tenantID = tenant.id
+            let last = try await store.read { try await $0.events.latestSequence(tenantID: tenantID) }
+            data["tenant"] = ["slug": tenant.slug, "lastEvent": last]
+        }
         return data
     }
 
@@ -699,7 +716,7 @@ struct ConsoleController: Sendable {
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("Content-Security-Policy")!] =
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"

@@ -141,6 +141,11 @@ struct SQLEventRepository: EventRepository {
             .run()
     }
 
+    func latestSequence(tenantID: UUID) async throws -> Int64 {
+        try await db.raw("SELECT MAX(seq) AS last FROM tenant_events WHERE tenant_id = \(bind: tenantID.uuidString.lowercased())").first()
+            .flatMap { try $0.decode(column: "last", as: Int64?.self) } ?? 0
+    }
+
     func list(tenantID: UUID, after: Int64, limit: Int) async throws -> [TenantEvent] {
         try await db.select().columns("tenant_id", "seq", "type", "data", "created_at").from("tenant_events")
             .where("tenant_id", .equal, tenantID.uuidString.lowercased()).where("seq", .greaterThan, after)
