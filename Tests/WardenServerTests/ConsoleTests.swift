@@ -74,7 +74,7 @@ import WardenCore
     @Test(arguments: Backend.available)
     func signInCookiesAndCSRF(_ backend: Backend) async throws {
         try await TestApp.run(backend) { client in
-            _ = try await Demo.setUp(client)
+            _ = try await Demo.setUp(client).decide(client)
             let browser = Browser(client)
             let anonymous = try await browser.get("/console")
             #expect(anonymous.status == .seeOther && anonymous.headers[.location] == "/console/login")
@@ -102,6 +102,7 @@ import WardenCore
             #expect(!session.contains("Secure"), "served over plain HTTP")
             let overview = try await browser.get("/console")
             #expect(overview.status == .ok && overview.text.contains(#"data-tenant="acme""#), "\(overview.text.prefix(500))")
+            #expect(overview.text.contains(#"<svg class="chart""#) && overview.text.contains("<rect x="), "the chart has the decisions")
             #expect(!overview.text.contains(TestApp.adminToken), "the key is never echoed")
 
             // Behind a TLS proxy the session cookie is Secure.

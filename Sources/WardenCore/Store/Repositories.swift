@@ -74,6 +74,8 @@ public protocol DecisionRepository: Sendable {
     func count(tenantID: UUID) async throws -> Int
     /// Decisions since `since` by effect, and how many the policy failed to make (the console's overview).
     func summary(tenantID: UUID, since: Date) async throws -> DecisionSummary
+    /// Decisions since `since` per UTC minute (`2026-11-24T05:17`) and effect, for the console's chart.
+    func perMinute(tenantID: UUID, since: Date) async throws -> [String: DecisionSummary]
     /// Per cohort, the decisions of the tenant since `since` (canary: those of `canaryBundleID` only).
     func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats]
     /// The decisions one bundle made since `since`.

@@ -108,9 +108,10 @@ struct ConsoleController: Sendable {
         for tenant in tenants {
             let snapshot = try await services.snapshots.snapshot(tenantID: tenant.id)
             let tenantID = tenant.id
-            let (summary, pending, escalated, incidents) = try await store.read { repos in
+            let (summary, minutes, pending, escalated, incidents) = try await store.read { repos in
                 (
                     try await repos.decisions.summary(tenantID: tenantID, since: since),
+                    try await repos.decisions.perMinute(tenantID: tenantID, since: since),
                     try await repos.approvals.list(tenantID: tenantID, status: .pending, PageRequest(limit: 500)).items.count,
                     try await repos.approvals.list(tenantID: tenantID, status: .escalated, PageRequest(limit: 500)).items.count,
                     try await repos.incidents.list(tenantID: tenantID, PageRequest(limit: 100)).items.filter {
@@ -126,7 +127,9 @@ struct ConsoleController: Sendable {
             let disabled = snapshot.tools.values.filter { !$0.tool.isActive }.count
             cards.append(
                 [
-                    "slug": tenant.slug, "decisions": total, "allow": summary.allow, "deny": summary.deny, "approval": summary.requireApproval,
+                    "slug": tenant.slug, "decisions": total, "perMinute": Self.plain((Double(total) / 60 * 10).rounded() / 10),
+                    "chart": Self.chart(minutes, now: now), "peak": max(1, minutes.values.map(\.total).max() ?? 0), "allow": summary.allow,
+                    "deny": summary.deny, "approval": summary.requireApproval,
                     "allowPct": share(summary.allow), "denyPct": share(summary.deny), "approvalPct": share(summary.requireApproval),
                     "denyRate": Self.percent(denyRate), "denyHigh": denyRate > 0.25, "errorRate": Self.percent(errorRate),
                     "errorsHigh": errorRate > 0.01, "pendingApprovals": pending + escalated, "pendingBad": pending + escalated > 0,
@@ -520,6 +523,31 @@ struct ConsoleController: Sendable {
             data["manifest"] = shown
             return try page("provenance", data)
         }
+    }
+
+    /// Decisions per minute over the last hour as stacked bars (allowed, needing approval, denied), an
+    /// inline SVG built from numbers only, so it is safe to insert unescaped.
+    static func chart(_ minutes: [String: DecisionSummary], now: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm"
+        let slots = (0..<60).map { offset in minutes[formatter.string(from: now.addingTimeInterval(Double(offset - 59) * 60))] ?? DecisionSummary() }
+        let peak = max(1, slots.map(\.total).max() ?? 1)
+        let height = 40.0
+        var bars = ""
+        for (index, slot) in slots.enumerated() {
+            var y = height
+            for (count, color) in [(slot.allow, "#067647"), (slot.requireApproval, "#b54708"), (slot.deny, "#b42318")] where count > 0 {
+                let h = Double(count) / Double(peak) * height
+                y -= h
+                bars +=
+                    "<rect x=\"\(index * 2)\" y=\"\(String(format: "%.2f", y))\" width=\"1.6\" height=\"\(String(format: "%.2f", h))\" fill=\"\(color)\"/>"
+            }
+        }
+        return "<svg class=\"chart\" viewBox=\"0 0 120 40\" preserveAspectRatio=\"none\" width=\"100%\" height=\"48\" role=\"img\" "
+            + "aria-label=\"Decisions per minute over the last hour, at most \(peak) a minute\"><title>Decisions per minute, last hour "
+            + "(peak \(peak))</title>\(bars)</svg>"
     }
 
     static func badge(_ status: RunStatus) -> String {

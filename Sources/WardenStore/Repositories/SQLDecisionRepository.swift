@@ -99,6 +99,29 @@ struct SQLDecisionRepository: DecisionRepository {
             requireApproval: try row.decode(column: "approvals", as: Int?.self) ?? 0, errors: try row.decode(column: "errors", as: Int?.self) ?? 0)
     }
 
+    func perMinute(tenantID: UUID, since: Date) async throws -> [String: DecisionSummary] {
+        // created_at is RFC 3339 text in UTC, so its first 16 characters name the minute, in both databases.
+        let rows = try await db.raw(
+            """
+            SELECT SUBSTR(created_at, 1, 16) AS minute, effect, COUNT(*) AS n FROM decisions
+            WHERE tenant_id = \(bind: tenantID.uuidString.lowercased()) AND created_at >= \(bind: Timestamp.format(since))
+            GROUP BY SUBSTR(created_at, 1, 16), effect
+            """
+        ).all()
+        var minutes: [String: DecisionSummary] = [:]
+        for row in rows {
+            let minute = try row.decode(column: "minute", as: String.self)
+            let count = try row.decode(column: "n", as: Int.self)
+            switch Effect(rawValue: try row.decode(column: "effect", as: String.self)) {
+            case .allow: minutes[minute, default: DecisionSummary()].allow += count
+            case .deny: minutes[minute, default: DecisionSummary()].deny += count
+            case .requireApproval: minutes[minute, default: DecisionSummary()].requireApproval += count
+            case nil: continue
+            }
+        }
+        return minutes
+    }
+
     func cohortStats(tenantID: UUID, canaryBundleID: UUID, since: Date) async throws -> [Cohort: CohortStats] {
         let rows = try await db.raw(
             """
