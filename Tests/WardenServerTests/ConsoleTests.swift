@@ -81,7 +81,9 @@ import WardenCore
             let form = try await browser.get("/console/login")
             #expect(form.status == .ok)
             #expect(form.headers[.contentType] == "text/html; charset=utf-8")
-            #expect(form.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("frame-ancestors 'none'") == true)
+            let policy = try #require(form.headers[HTTPField.Name("Content-Security-Policy")!])
+            #expect(
+                policy.contains("frame-ancestors 'none'") && policy.contains("script-src 'nonce-") && !policy.contains("script-src 'unsafe-inline'"))
             #expect(form.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
             #expect(form.headers[.cacheControl] == "no-store")
             let loginCookie = try #require(form.headers[values: .setCookie].first { $0.hasPrefix("warden_login=") })

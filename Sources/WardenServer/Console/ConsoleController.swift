@@ -737,6 +737,10 @@ struct ConsoleController: Sendable {
     }
 
     func page(_ template: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
+        // Only the page's own scripts run: each carries this response's nonce.
+        let nonce = ConsoleSessionService.randomText(SystemRandomSource(), bytes: 16)
+        var data = data
+        data["nonce"] = nonce
         guard let html = library.render(data, withTemplate: template) else {
             throw WardenError(.internalError, "console template '\(template)' is missing")
         }
@@ -744,7 +748,7 @@ struct ConsoleController: Sendable {
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("Content-Security-Policy")!] =
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-\(nonce)'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
