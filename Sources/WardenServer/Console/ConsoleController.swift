@@ -146,14 +146,13 @@ struct ConsoleController: Sendable {
     }
 
     @Sendable func tools(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
+        try await signedPage(request, context) { signed in
             try await toolsPage(signed, flash: Self.notice(request))
         }
     }
 
     private func toolsPage(_ signed: Signed, flash: [String: Any]?, status: HTTPResponse.Status = .ok) async throws -> Response {
-        let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readTools)
+        let (tenant, principal) = try await scope.tenant(signed.context, .readTools)
         let listed = try await services.tools.list(by: principal, tenant: tenant, page: PageRequest(limit: PageRequest.maximumLimit)).items
         let acks = try await services.tools.acks(for: listed)
         let rows: [[String: Any]] = listed.map { tool in
@@ -174,10 +173,9 @@ struct ConsoleController: Sendable {
 
     /// Kill or restore from the tools page, then back to it saying what happened.
     func setActive(_ active: Bool, _ request: Request, _ context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
+        try await signedPage(request, context) { signed in
             let form = try await checkCSRF(request, signed)
-            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .operateKillSwitch)
+            let (tenant, principal) = try await scope.tenant(signed.context, .operateKillSwitch)
             let name = try signed.context.parameters.require("tool")
             do {
                 _ = try await services.tools.setActive(active, by: principal, tenant: tenant, name: name, reason: form["reason"] ?? "")
@@ -191,9 +189,8 @@ struct ConsoleController: Sendable {
     // MARK: Approvals
 
     @Sendable func approvals(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
-            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readApprovals)
+        try await signedPage(request, context) { signed in
+            let (tenant, principal) = try await scope.tenant(signed.context, .readApprovals)
             let filter = request.uri.queryParameters.get("status") ?? "open"
             let statuses: [ApprovalStatus?]
             switch filter {
@@ -226,8 +223,7 @@ struct ConsoleController: Sendable {
     }
 
     @Sendable func approval(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
+        try await signedPage(request, context) { signed in
             try await approvalPage(signed, request: request, flash: Self.notice(request))
         }
     }
@@ -235,7 +231,7 @@ struct ConsoleController: Sendable {
     private func approvalPage(_ signed: Signed, request: Request, flash: [String: Any]?, status: HTTPResponse.Status = .ok) async throws
         -> Response
     {
-        let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readApprovals)
+        let (tenant, principal) = try await scope.tenant(signed.context, .readApprovals)
         let id = try signed.context.id("id", .approvalNotFound, "approval")
         let approval = try await services.approvals.get(tenant: tenant, id: id)
         var shown: [String: Any] = [
@@ -260,10 +256,9 @@ struct ConsoleController: Sendable {
 
     /// Approve or reject with a comment, then back to the request.
     @Sendable func vote(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
+        try await signedPage(request, context) { signed in
             let form = try await checkCSRF(request, signed)
-            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .decideApprovals)
+            let (tenant, principal) = try await scope.tenant(signed.context, .decideApprovals)
             let id = try signed.context.id("id", .approvalNotFound, "approval")
             let vote: ApprovalRules.Vote
             switch form["vote"] {
@@ -287,9 +282,8 @@ struct ConsoleController: Sendable {
     // MARK: Decisions
 
     @Sendable func decisions(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
-            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+        try await signedPage(request, context) { signed in
+            let (tenant, _) = try await scope.tenant(signed.context, .readDecisions)
             func field(_ name: String) -> String? {
                 request.uri.queryParameters.get(name).map { String($0).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
             }
@@ -332,9 +326,8 @@ struct ConsoleController: Sendable {
     }
 
     @Sendable func decision(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
-            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+        try await signedPage(request, context) { signed in
+            let (tenant, _) = try await scope.tenant(signed.context, .readDecisions)
             let id = try signed.context.id("id", .decisionNotFound, "decision")
             let tenantID = tenant.id
             guard let record = try await store.read({ try await $0.decisions.find(tenantID: tenantID, id: id) }) else {
@@ -366,9 +359,8 @@ struct ConsoleController: Sendable {
     // MARK: Runs
 
     @Sendable func runs(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
-            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+        try await signedPage(request, context) { signed in
+            let (tenant, _) = try await scope.tenant(signed.context, .readDecisions)
             let agent = request.uri.queryParameters.get("agent").map { String($0).trimmingCharacters(in: .whitespaces) }.flatMap {
                 $0.isEmpty ? nil : $0
             }
@@ -397,9 +389,8 @@ struct ConsoleController: Sendable {
     }
 
     @Sendable func run(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
-            let (tenant, _) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readDecisions)
+        try await signedPage(request, context) { signed in
+            let (tenant, _) = try await scope.tenant(signed.context, .readDecisions)
             let id = try signed.context.id("run", .runNotFound, "run")
             let timeline = try await services.runs.timeline(tenant: tenant, id: id)
             let run = timeline.run
@@ -497,9 +488,8 @@ struct ConsoleController: Sendable {
 
     /// `?record=ID` shows the record's manifest (issued on first request); `&verify=1` checks it.
     @Sendable func provenance(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
-            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readAudit)
+        try await signedPage(request, context) { signed in
+            let (tenant, principal) = try await scope.tenant(signed.context, .readAudit)
             var data = try await base(signed, title: "Provenance · \(tenant.slug)", nav: "provenance", tenant: tenant)
             let record = request.uri.queryParameters.get("record").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
             data["record"] = record
@@ -563,14 +553,13 @@ struct ConsoleController: Sendable {
     // MARK: Bundles
 
     @Sendable func bundles(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
+        try await signedPage(request, context) { signed in
             try await bundlesPage(signed, flash: Self.notice(request))
         }
     }
 
     private func bundlesPage(_ signed: Signed, flash: [String: Any]?, status: HTTPResponse.Status = .ok) async throws -> Response {
-        let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, .readBundles)
+        let (tenant, principal) = try await scope.tenant(signed.context, .readBundles)
         let listed = try await services.bundles.list(
             by: principal, tenant: tenant, version: nil, activeOnly: false, page: PageRequest(limit: PageRequest.maximumLimit)
         ).items
@@ -632,12 +621,11 @@ struct ConsoleController: Sendable {
 
     /// Approve, promote or roll back a bundle from its row, then back to the list.
     @Sendable func moveBundle(_ request: Request, context: WardenRequestContext) async throws -> Response {
-        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
-        return try await rendered(signed) {
+        try await signedPage(request, context) { signed in
             let form = try await checkCSRF(request, signed)
             let verb = try signed.context.parameters.require("verb")
             let permission: Permission = verb == "approve" ? .approveBundles : .activateBundles
-            let (tenant, principal) = try await TenantScope(snapshots: services.snapshots).tenant(signed.context, permission)
+            let (tenant, principal) = try await scope.tenant(signed.context, permission)
             let id = try signed.context.id("id", .bundleNotFound, "bundle")
             let reason = form["reason"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
             do {
@@ -707,6 +695,14 @@ struct ConsoleController: Sendable {
             throw WardenError(.forbidden, "the form's CSRF token does not match your session; reload the page and try again")
         }
         return form
+    }
+
+    var scope: TenantScope { TenantScope(snapshots: services.snapshots) }
+
+    /// A page for a signed-in session (else the sign-in page), rendered by `body`.
+    func signedPage(_ request: Request, _ context: WardenRequestContext, _ body: (Signed) async throws -> Response) async throws -> Response {
+        guard let signed = try await signedIn(request, context) else { return Self.redirect("/console/login") }
+        return try await rendered(signed) { try await body(signed) }
     }
 
     /// Runs a signed-in page; a Warden error becomes an error page with its status, not JSON.
