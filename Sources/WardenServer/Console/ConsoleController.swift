@@ -518,11 +518,9 @@ struct ConsoleController: Sendable {
     /// Decisions per minute over the last hour as stacked bars (allowed, needing approval, denied), an
     /// inline SVG built from numbers only, so it is safe to insert unescaped.
     static func chart(_ minutes: [String: DecisionSummary], now: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm"
-        let slots = (0..<60).map { offset in minutes[formatter.string(from: now.addingTimeInterval(Double(offset - 59) * 60))] ?? DecisionSummary() }
+        let slots = (0..<60).map { offset in
+            minutes[utc(now.addingTimeInterval(Double(offset - 59) * 60), "yyyy-MM-dd'T'HH:mm")] ?? DecisionSummary()
+        }
         let peak = max(1, slots.map(\.total).max() ?? 1)
         let height = 40.0
         var bars = ""
@@ -782,23 +780,20 @@ struct ConsoleController: Sendable {
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    /// `2026-11-24 04:49:41 UTC`.
-    static func dateTime(_ date: Date) -> String {
+    /// `date` in UTC as `pattern` (a `DateFormatter` pattern) writes it.
+    static func utc(_ date: Date, _ pattern: String) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        formatter.dateFormat = pattern
         return formatter.string(from: date)
     }
 
+    /// `2026-11-24 04:49:41 UTC`.
+    static func dateTime(_ date: Date) -> String { utc(date, "yyyy-MM-dd HH:mm:ss 'UTC'") }
+
     /// `04:49:41 UTC`: when a page's figures were read.
-    static func clockTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "HH:mm:ss 'UTC'"
-        return formatter.string(from: date)
-    }
+    static func clockTime(_ date: Date) -> String { utc(date, "HH:mm:ss 'UTC'") }
 
     static func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
 
