@@ -125,9 +125,11 @@ struct ToolController {
         return JSONBody.response(status: .ok, Render.tool(tool, acks: acks, tenantSlug: tenant.slug))
     }
 
+    /// An adapter's acknowledgement of a tool's state: by an agent of the tenant, or a key that may
+    /// kill and restore tools. A key that only reads could otherwise claim an adapter applied a kill.
     @Sendable func acknowledge(_ request: Request, context: WardenRequestContext) async throws -> Response {
+        let (tenant, actor) = try await scope.tenantForAgentOrKey(context, .operateKillSwitch)
         let body = try await JSONBody.decode(AckRequest.self, from: request, context: context)
-        let (tenant, actor) = try await scope.tenantForAgentOrKey(context, .readTools)
         let name = try context.parameters.require("tool")
         let ack = try await tools.acknowledge(tenant: tenant, name: name, adapterID: body.adapterID, stateVersion: body.stateVersion)
         context.logger.info(
