@@ -109,6 +109,7 @@ public struct AgentService: Sendable {
             return token
         }
         authority.revoke(tokenID)
+        snapshots.announce(.revocations)
         return token
     }
 

@@ -90,6 +90,25 @@ public final class SnapshotStore: Sendable {
 
     private let store: any Store
     private let state = Mutex(State())
+    /// Told of every change applied here, so other replicas can reload (see `announce`).
+    private let listener = Mutex<(@Sendable (Change) -> Void)?>(nil)
+
+    /// What changed, for other replicas: a tenant's state (tools, agents, bundles, settings, runs), or
+    /// the list of revoked agent tokens.
+    public enum Change: Sendable, Equatable {
+        case tenant(UUID)
+        case revocations
+    }
+
+    /// Sets who hears of changes applied on this replica (the replica link).
+    public func onChange(_ listener: @escaping @Sendable (Change) -> Void) {
+        self.listener.withLock { $0 = listener }
+    }
+
+    /// Tells the listener of a change committed on this replica.
+    public func announce(_ change: Change) {
+        listener.withLock { $0 }?(change)
+    }
 
     public init(store: any Store) {
         self.store = store
@@ -200,6 +219,7 @@ public final class SnapshotStore: Sendable {
             return snapshot
         }
         if let changed { show(changed) }
+        announce(.tenant(tenantID))
     }
 
     /// Updates the tenant's bundle gauges when what they show changed: `warden_bundle_active_info

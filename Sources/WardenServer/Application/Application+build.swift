@@ -144,6 +144,9 @@ public func buildApplication(
         // Shut down in reverse order: the server drains first, then the decision log, then the database,
         // then the tracer, which ships what is left (bounded by its export timeout, collector up or not).
         if let tracing { app.addServices(tracing) }
+        let link = ReplicaLink(database: database, snapshots: snapshots, agents: agents, logger: logger)
+        link.announceChanges()
+        app.addServices(link)
         app.addServices(
             DatabaseCloser(database: database, hub: hub, logger: logger), DecisionLogService(log: decisionLog),
             CanaryMonitorService(bundles: services.bundles, interval: configuration.canaryMonitorInterval),

@@ -22,7 +22,7 @@ public final class Database: Sendable {
 
     private enum Backend: Sendable {
         case sqlite(SQLiteConnection, AsyncLock, writer: SQLiteGroupCommit, readers: SQLiteReaders)
-        case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>, schema: String?)
+        case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>, schema: String?, PostgresConnection.Configuration)
     }
 
     public let dialect: Dialect
@@ -114,7 +114,8 @@ public final class Database: Sendable {
                 on: MultiThreadedEventLoopGroup.singleton
             )
             let database = Database(
-                dialect: .postgres, location: location, backend: .postgres(pool, schema: schema), logger: logger, perLoop: perLoop)
+                dialect: .postgres, location: location, backend: .postgres(pool, schema: schema, configuration.coreConfiguration), logger: logger,
+                perLoop: perLoop)
             do {
                 try await database.ping()
                 if let schema {
@@ -141,7 +142,7 @@ public final class Database: Sendable {
         case .sqlite(let connection, let lock, _, _):
             let db = connection.sql(queryLogLevel: nil)
             return try await sessionMetrics.measure(acquire: { held in try await lock.withLock { try await held(db) } }, body: body)
-        case .postgres(let pool, _):
+        case .postgres(let pool, _, _):
             let logger = self.logger
             return try await sessionMetrics.measure(
                 acquire: { held in try await pool.database(logger: logger).sql(queryLogLevel: nil).withSession { db in try await held(db) } },
@@ -195,12 +196,49 @@ public final class Database: Sendable {
         }
     }
 
+    /// The channel replicas of this database (and schema) announce their changes on.
+    public var changeChannel: String {
+        guard case .postgres(_, let schema?, _) = backend else { return "warden_changes" }
+        return "warden_changes_\(schema)".lowercased().filter { $0.isLetter || $0.isNumber || $0 == "_" }
+    }
+
+    /// PostgreSQL only: calls `receive` with the payload of every notification on `channel`, on a
+    /// connection of its own, until cancelled or the connection fails (then it throws; the caller
+    /// reconnects). `ready` is called once listening has begun.
+    public func listen(channel: String, ready: @Sendable () async -> Void, _ receive: @Sendable (String) async -> Void) async throws {
+        guard case .postgres(_, _, let configuration) = backend else { return }
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger)
+        // The notification stream ends only when its connection does: cancelling closes it.
+        do {
+            try await withTaskCancellationHandler {
+                try await connection.listen(on: channel) { notifications in
+                    await ready()
+                    for try await notification in notifications { await receive(notification.payload) }
+                }
+            } onCancel: {
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+
+    /// PostgreSQL only: `NOTIFY channel, payload`, delivered to every listener (this process's too).
+    public func notify(channel: String, payload: String) async throws {
+        guard dialect == .postgres else { return }
+        try await withSession { db in _ = try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").all() }
+    }
+
     public func close() async {
         switch backend {
         case .sqlite(let connection, let lock, _, let readers):
             _ = try? await lock.withLock { try await connection.close() }
             await readers.close()
-        case .postgres(let pool, _):
+        case .postgres(let pool, _, _):
             try? await pool.shutdownAsync()
         }
     }

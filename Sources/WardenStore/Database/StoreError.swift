@@ -16,7 +16,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     /// A human description of a driver error. PostgresNIO hides details in `description` on purpose
     /// (they may hold query text); the server's message and SQLSTATE are safe to show.
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
