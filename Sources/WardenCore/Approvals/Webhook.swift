@@ -92,10 +92,7 @@ public enum WebhookSignature {
         }
         guard let timestamp, abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance else { return false }
         let expected = hex(mac(secret: secret, timestamp: timestamp, body: body))
-        // Constant time over the hex text.
-        return signatures.contains { candidate in
-            candidate.utf8.count == expected.utf8.count && zip(candidate.utf8, expected.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-        }
+        return signatures.contains { ConstantTime.equal($0, expected) }
     }
 
     static func mac(secret: String, timestamp: Int64, body: [UInt8]) -> [UInt8] {

@@ -68,7 +68,7 @@ struct ConsoleController: Sendable {
 
     @Sendable func login(_ request: Request, context: WardenRequestContext) async throws -> Response {
         let form = try await Self.form(request, context: context)
-        guard let expected = request.cookies[Self.loginCookie]?.value, let given = form["csrf"], Self.same(expected, given) else {
+        guard let expected = request.cookies[Self.loginCookie]?.value, let given = form["csrf"], ConstantTime.equal(expected, given) else {
             return try loginForm(request, flash: "Your sign-in form expired; please try again.", status: .forbidden)
         }
         do {
@@ -518,8 +518,9 @@ struct ConsoleController: Sendable {
     /// Decisions per minute over the last hour as stacked bars (allowed, needing approval, denied), an
     /// inline SVG built from numbers only, so it is safe to insert unescaped.
     static func chart(_ minutes: [String: DecisionSummary], now: Date) -> String {
+        // The minute as the database's own timestamps begin (what `perMinute` groups by).
         let slots = (0..<60).map { offset in
-            minutes[utc(now.addingTimeInterval(Double(offset - 59) * 60), "yyyy-MM-dd'T'HH:mm")] ?? DecisionSummary()
+            minutes[String(Timestamp.format(now.addingTimeInterval(Double(offset - 59) * 60)).prefix(16))] ?? DecisionSummary()
         }
         let peak = max(1, slots.map(\.total).max() ?? 1)
         let height = 40.0
@@ -689,7 +690,7 @@ struct ConsoleController: Sendable {
     @discardableResult
     func checkCSRF(_ request: Request, _ signed: Signed) async throws -> [String: String] {
         let form = try await Self.form(request, context: signed.context)
-        guard let given = form["csrf"], Self.same(given, signed.session.csrf) else {
+        guard let given = form["csrf"], ConstantTime.equal(given, signed.session.csrf) else {
             throw WardenError(.forbidden, "the form's CSRF token does not match your session; reload the page and try again")
         }
         return form
@@ -770,14 +771,6 @@ struct ConsoleController: Sendable {
             fields[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
         }
         return fields
-    }
-
-    /// Compares two secrets in time independent of where they differ.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// `date` in UTC as `pattern` (a `DateFormatter` pattern) writes it.
